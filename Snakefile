@@ -1,0 +1,23 @@
+# The first-passage study, stage by stage (read workflow/rules/ in this order).
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/train_baseline.smk"
+include: "workflow/rules/train_single_frequency.smk"
+include: "workflow/rules/survival.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/train_sweep.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/tables.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        TABLES,
+        FIGURES,
+    default_target: True

@@ -1,0 +1,57 @@
+"""Checks of a study config that a JSON schema cannot express.
+
+The schema (``workflow/schemas/config.schema.yaml``) checks types and ranges;
+here the names are checked against the registries and the periods against
+the horizon, with messages naming the key, before any job runs.
+"""
+
+from __future__ import annotations
+
+from .data import DATASETS
+from .models import MODELS
+from .optim import OPTIMIZERS
+from .protocols import PROTOCOLS
+
+OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
+               "regression": ("test_r2", "test_loss", "train_loss")}
+
+
+class ConfigError(ValueError):
+    """A config value that cannot run; the message names the key."""
+
+
+def _require_registered(key: str, name: str, registry: dict) -> None:
+    if name not in registry:
+        raise ConfigError(f"config key {key}: unknown name {name!r}; registered: {sorted(registry)}")
+
+
+def horizon(config: dict) -> int:
+    value = config["analysis"].get("horizon")
+    return int(value) if value is not None else int(config["training"]["epochs"])
+
+
+def check_config(config: dict) -> dict:
+    """Raise :class:`ConfigError` on the first inconsistent value; return ``config``."""
+    _require_registered("data.name", config["data"]["name"], DATASETS)
+    _require_registered("model.name", config["model"]["name"], MODELS)
+    _require_registered("training.optimizer.name", config["training"]["optimizer"]["name"], OPTIMIZERS)
+    epochs = config["training"]["epochs"]
+    h = horizon(config)
+    if h > epochs:
+        raise ConfigError(f"config key analysis.horizon: {h} exceeds training.epochs = {epochs}")
+    names = [p["name"] for p in config["protocols"]]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"config key protocols: names must be unique, got {names}")
+    for index, entry in enumerate(config["protocols"]):
+        key = f"protocols[{index}] ({entry['name']})"
+        _require_registered(f"{key}.kind", entry["kind"], PROTOCOLS)
+        if entry["tau_star"] >= h:
+            raise ConfigError(f"config key {key}.tau_star: {entry['tau_star']} must be below the horizon {h}")
+        late = [t for t in entry["sweep_taus"] if t >= epochs]
+        if late:
+            raise ConfigError(f"config key {key}.sweep_taus: periods {late} never act within {epochs} epochs")
+    column = config["observable"]["column"]
+    known = {c for cols in OBSERVABLES.values() for c in cols}
+    if column not in known:
+        raise ConfigError(f"config key observable.column: {column!r} is not recorded; recorded: {sorted(known)}")
+    return config

@@ -1,0 +1,262 @@
+"""Train a block of replicas together, in one process, with stacked weights.
+
+Every replica has its own seed, from which two generators are derived: one
+for its initial weights and the fresh draws perturbations need, one for its
+data shuffling. The stack is evaluated with ``vmap(functional_call(...))``,
+so the work is one batched computation per step instead of a Python loop
+over models, while replica ``k`` follows the same trajectory it would
+follow alone (tested against a plain PyTorch loop).
+
+Observables are recorded after every epoch, *before* a scheduled
+perturbation acts. A replica whose loss turns NaN/inf is marked diverged,
+frozen, and its observables are NaN from that epoch on; the others go on.
+The state is checkpointed after each epoch so a killed job resumes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import Dataset
+from .models import draw_stacked_state, init_bounds, parameter_names
+from .optim import build_optimizer
+from .protocols import Protocol, Schedule, apply_protocol
+
+
+def replica_seed(base_seed: int, condition: str, replica: int) -> int:
+    """A 63-bit seed for one replica of one condition, stable across machines.
+
+    Conditions get unrelated streams (baseline and perturbed runs are
+    independent samples, as the theory's bootstrap assumes).
+    """
+    sequence = np.random.SeedSequence([int(base_seed), zlib.crc32(condition.encode()), int(replica)])
+    return int(sequence.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How replicas are trained (one condition, one block)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str = "sgd"
+    optimizer_options: dict = field(default_factory=dict)
+    device: str = "cpu"
+    eval_batch_size: int = 2048
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """A protocol, its options, and when it acts."""
+
+    protocol: Protocol
+    options: dict
+    schedule: Schedule
+
+
+INIT_STREAM, DATA_STREAM = 0, 1
+
+
+def replica_generator(seed: int, stream: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one replica's stream: INIT_STREAM (initial weights and
+    perturbations' fresh draws) or DATA_STREAM (shuffling)."""
+    generator = torch.Generator(device=device)
+    generator.manual_seed((seed + stream) % (2**63))
+    return generator
+
+
+class ReplicaStack:
+    """The live state of a block: weights, optimizer, generators, records."""
+
+    def __init__(self, template: nn.Module, dataset: Dataset, seeds: list[int], settings: TrainSettings):
+        self.device = torch.device(settings.device)
+        self.template = template.to(self.device)
+        self.dataset = dataset.to(self.device)
+        self.settings = settings
+        self.seeds = list(seeds)
+        self.init_generators = [replica_generator(s, INIT_STREAM, self.device) for s in self.seeds]
+        self.data_generators = [replica_generator(s, DATA_STREAM, self.device) for s in self.seeds]
+        state = draw_stacked_state(template, self.init_generators, self.device)
+        names = set(parameter_names(template))
+        self.params = {k: v.requires_grad_(True) for k, v in state.items() if k in names}
+        self.buffers = {k: v for k, v in state.items() if k not in names}
+        self.weight_names = [k for k in init_bounds(template) if k.endswith("weight")]
+        self.optimizer = build_optimizer(settings.optimizer, list(self.params.values()), **settings.optimizer_options)
+        self.alive = torch.ones(len(seeds), dtype=torch.bool, device=self.device)
+        self.epoch = 0
+        self.records: list[dict[str, np.ndarray]] = []
+
+    # -- one replica's forward pass, vectorized over the stack -----------------
+    def _forward(self, state: dict, inputs: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.template, state, (inputs,))
+
+    def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean loss per replica: outputs (R, B, C), targets (R, B) or (R, B, 1)."""
+        if self.dataset.task == "classification":
+            log_probs = torch.log_softmax(outputs, dim=-1)
+            return -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).mean(dim=1)
+        return ((outputs - targets) ** 2).flatten(1).mean(dim=1)
+
+    def train_epoch(self) -> np.ndarray:
+        """One pass over the training set, each replica in its own order."""
+        n_train = self.dataset.x_train.shape[0]
+        batch = self.settings.batch_size
+        order = torch.stack(
+            [torch.randperm(n_train, generator=g, device=self.device) for g in self.data_generators]
+        )
+        self.template.train()
+        total = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
+        n_steps = n_train // batch  # the last partial batch is dropped
+        for step in range(n_steps):
+            index = order[:, step * batch : (step + 1) * batch]
+            inputs, targets = self.dataset.x_train[index], self.dataset.y_train[index]
+            outputs = vmap(self._forward)({**self.params, **self.buffers}, inputs)
+            losses = self._losses(outputs, targets)
+            self.alive &= torch.isfinite(losses.detach())
+            objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
+            grads = torch.autograd.grad(objective, list(self.params.values()))
+            self.optimizer.step(list(grads), self.alive)
+            total += losses.detach().double()
+        return (total / max(n_steps, 1)).cpu().numpy()
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, np.ndarray]:
+        """Test loss and score of every replica on the whole test set."""
+        self.template.eval()
+        x_test, y_test = self.dataset.x_test, self.dataset.y_test
+        state = {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
+        loss_sum = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
+        hits = torch.zeros_like(loss_sum)
+        for start in range(0, x_test.shape[0], self.settings.eval_batch_size):
+            inputs = x_test[start : start + self.settings.eval_batch_size]
+            targets = y_test[start : start + self.settings.eval_batch_size]
+            outputs = vmap(self._forward, in_dims=(0, None))(state, inputs)
+            expanded = targets.unsqueeze(0).expand(outputs.shape[0], *targets.shape)
+            loss_sum += self._losses(outputs, expanded).double() * inputs.shape[0]
+            if self.dataset.task == "classification":
+                hits += (outputs.argmax(dim=-1) == expanded).double().sum(dim=1)
+        n_test = x_test.shape[0]
+        test_loss = loss_sum / n_test
+        if self.dataset.task == "classification":
+            score_name, score = "test_acc", 100.0 * hits / n_test
+        else:  # coefficient of determination, in %: 100·(1 − MSE / Var(y_test))
+            score_name, score = "test_r2", 100.0 * (1.0 - test_loss / y_test.double().var(unbiased=False))
+        return {"test_loss": test_loss.cpu().numpy(), score_name: score.cpu().numpy()}
+
+    @torch.no_grad()
+    def perturb(self, perturbation: Perturbation) -> None:
+        """Apply the protocol to the live replicas, each with its own fresh draw."""
+        fresh = draw_stacked_state(self.template, self.init_generators, self.device)
+        state = {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
+        new_state = apply_protocol(
+            perturbation.protocol, state, fresh, self.alive, perturbation.options, self.weight_names
+        )
+        for name, param in self.params.items():
+            param.copy_(new_state[name])
+        for name in self.buffers:
+            self.buffers[name] = new_state[name]
+        if perturbation.protocol.resets_optimizer:
+            self.optimizer.reset(self.alive)
+
+    def run_epoch(self, perturbation: Perturbation | None) -> None:
+        train_loss = self.train_epoch()
+        observed = self.evaluate()
+        self.epoch += 1
+        finite = np.isfinite(observed["test_loss"]) & np.isfinite(train_loss)
+        self.alive &= torch.as_tensor(finite, device=self.device)
+        alive = self.alive.cpu().numpy()
+        acts = perturbation is not None and perturbation.schedule.acts_after(self.epoch)
+        record = {name: np.where(alive, values, np.nan) for name, values in observed.items()}
+        record["train_loss"] = np.where(alive, train_loss, np.nan)
+        record["diverged"] = ~alive
+        record["perturbed_after"] = np.full(alive.shape, acts)
+        self.records.append(record)
+        if acts:
+            self.perturb(perturbation)
+
+    # -- checkpointing ----------------------------------------------------------
+    def snapshot(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "params": {k: v.detach().cpu() for k, v in self.params.items()},
+            "buffers": {k: v.cpu() for k, v in self.buffers.items()},
+            "optimizer": self.optimizer.state_dict(),
+            "init_generators": [g.get_state() for g in self.init_generators],
+            "data_generators": [g.get_state() for g in self.data_generators],
+            "alive": self.alive.cpu(),
+            "records": self.records,
+        }
+
+    @torch.no_grad()
+    def restore(self, snapshot: dict) -> None:
+        self.epoch = snapshot["epoch"]
+        for name, param in self.params.items():
+            param.copy_(snapshot["params"][name])
+        self.buffers = {k: v.to(self.device) for k, v in snapshot["buffers"].items()}
+        self.optimizer.load_state_dict(snapshot["optimizer"])
+        for gen, state in zip(self.init_generators + self.data_generators,
+                              snapshot["init_generators"] + snapshot["data_generators"]):
+            gen.set_state(state)
+        self.alive.copy_(snapshot["alive"])
+        self.records = list(snapshot["records"])
+
+    def table(self, replica_ids: list[int]) -> pd.DataFrame:
+        """Tidy records: one row per replica × epoch."""
+        frames = []
+        for epoch, record in enumerate(self.records, start=1):
+            frame = pd.DataFrame({"replica": replica_ids, "seed": self.seeds, "epoch": epoch})
+            for name, values in record.items():
+                frame[name] = values
+            frames.append(frame)
+        table = pd.concat(frames, ignore_index=True)
+        return table.sort_values(["replica", "epoch"], kind="stable").reset_index(drop=True)
+
+
+def train_block(
+    template: nn.Module,
+    dataset: Dataset,
+    seeds: list[int],
+    replica_ids: list[int],
+    settings: TrainSettings,
+    perturbation: Perturbation | None = None,
+    checkpoint_path=None,
+    fingerprint: str = "",
+    label: str = "train",
+    progress_every: int = 10,
+) -> pd.DataFrame:
+    """Train one block of replicas for ``settings.epochs`` epochs.
+
+    With ``checkpoint_path`` the state is saved after each epoch and a
+    matching checkpoint (same ``fingerprint``) is resumed from, so a killed
+    job continues where it stopped and ends bit-identical on CPU.
+    """
+    stack = ReplicaStack(template, dataset, seeds, settings)
+    if checkpoint_path is not None:
+        snapshot = load_checkpoint(checkpoint_path, fingerprint)
+        if snapshot is not None:
+            stack.restore(snapshot)
+            print(f"[{label}] resumed from epoch {stack.epoch} ({checkpoint_path})", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    while stack.epoch < settings.epochs:
+        stack.run_epoch(perturbation)
+        if checkpoint_path is not None:
+            save_checkpoint(checkpoint_path, fingerprint, stack.snapshot())
+        if stack.epoch % progress_every == 0 or stack.epoch == settings.epochs:
+            score = next(v for k, v in stack.records[-1].items() if k.startswith("test_") and k != "test_loss")
+            print(
+                f"[{label}] epoch {stack.epoch}/{settings.epochs}  mean score {np.nanmean(score):.2f}  "
+                f"alive {int(stack.alive.sum())}/{len(seeds)}  {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    return stack.table(replica_ids)

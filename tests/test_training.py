@@ -1,0 +1,100 @@
+"""The batched trainer against a plain one-model PyTorch loop, and its robustness."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from fptopt.data import load_dataset
+from fptopt.models import build_model, draw_initial_state
+from fptopt.protocols import Schedule, get_protocol
+from fptopt.training import (DATA_STREAM, INIT_STREAM, Perturbation, ReplicaStack, TrainSettings,
+                             replica_generator, train_block)
+
+SEEDS = [101, 202, 303]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def plain_loop(template, dataset, seed, settings, make_optimizer, shrink_after=None):
+    """One replica, one nn.Module, one torch.optim optimizer: the reference."""
+    init_gen = replica_generator(seed, INIT_STREAM)
+    data_gen = replica_generator(seed, DATA_STREAM)
+    model = copy.deepcopy(template)
+    model.load_state_dict(draw_initial_state(template, init_gen))
+    optimizer = make_optimizer(model.parameters())
+    loss_fn = nn.CrossEntropyLoss()
+    n = dataset.x_train.shape[0]
+    accuracies = []
+    for epoch in range(1, settings.epochs + 1):
+        order = torch.randperm(n, generator=data_gen)
+        for step in range(n // settings.batch_size):
+            index = order[step * settings.batch_size:(step + 1) * settings.batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(dataset.x_train[index]), dataset.y_train[index]).backward()
+            optimizer.step()
+        with torch.no_grad():
+            accuracies.append(100.0 * float((model(dataset.x_test).argmax(1) == dataset.y_test).double().mean()))
+        if shrink_after is not None and epoch % shrink_after == 0:
+            fresh = draw_initial_state(template, init_gen)
+            with torch.no_grad():
+                model.load_state_dict({k: 0.4 * v + 0.1 * fresh[k] for k, v in model.state_dict().items()})
+            optimizer = make_optimizer(model.parameters())
+    return model.state_dict(), accuracies
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_replica_k_equals_the_same_replica_trained_alone(digits, optimizer):
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    options = {"sgd": {"lr": 0.05, "momentum": 0.9}, "adam": {"lr": 0.003}}[optimizer]
+    settings = TrainSettings(epochs=3, batch_size=64, optimizer=optimizer, optimizer_options=options)
+    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=2))
+    stack = ReplicaStack(template, digits, SEEDS, settings)
+    for _ in range(settings.epochs):
+        stack.run_epoch(perturbation)
+    torch_optimizer = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[optimizer]
+    for k, seed in enumerate(SEEDS):
+        state, accuracies = plain_loop(template, digits, seed, settings,
+                                       lambda p: torch_optimizer(p, **options), shrink_after=2)
+        for name, value in state.items():
+            torch.testing.assert_close(stack.params[name][k].detach(), value, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose([r["test_acc"][k] for r in stack.records], accuracies, atol=1e-9)
+
+
+def test_diverged_replica_is_frozen_and_others_are_unaffected(digits):
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    settings = TrainSettings(epochs=2, batch_size=64, optimizer_options={"lr": 0.05, "momentum": 0.9})
+    clean = ReplicaStack(template, digits, SEEDS, settings)
+    poisoned = ReplicaStack(template, digits, SEEDS, settings)
+    with torch.no_grad():
+        poisoned.params["0.weight"][1, 0, 0] = float("nan")  # a NaN-injecting replica
+    for _ in range(2):
+        clean.run_epoch(None)
+        poisoned.run_epoch(None)
+    records = poisoned.records
+    assert records[0]["diverged"].tolist() == [False, True, False]
+    assert np.isnan(records[1]["test_acc"][1]) and np.isnan(records[1]["train_loss"][1])
+    for k in (0, 2):
+        np.testing.assert_array_equal(records[1]["test_acc"][k], clean.records[1]["test_acc"][k])
+        torch.testing.assert_close(poisoned.params["2.weight"][k], clean.params["2.weight"][k], rtol=0, atol=0)
+
+
+def test_checkpoint_resume_is_bit_identical(digits, tmp_path):
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    settings = TrainSettings(epochs=4, batch_size=64, optimizer_options={"lr": 0.05, "momentum": 0.9})
+    perturbation = Perturbation(get_protocol("partial_reset"), {"fraction": 0.3}, Schedule(period=2))
+    whole = train_block(template, digits, SEEDS, [0, 1, 2], settings, perturbation)
+    checkpoint = tmp_path / "block.pt"
+    short = TrainSettings(epochs=3, batch_size=64, optimizer_options={"lr": 0.05, "momentum": 0.9})
+    train_block(template, digits, SEEDS, [0, 1, 2], short, perturbation, checkpoint_path=checkpoint, fingerprint="x")
+    resumed = train_block(template, digits, SEEDS, [0, 1, 2], settings, perturbation,
+                          checkpoint_path=checkpoint, fingerprint="x")
+    assert resumed.equals(whole)
+    ignored = train_block(template, digits, SEEDS, [0, 1, 2], short, perturbation,
+                          checkpoint_path=checkpoint, fingerprint="another config")
+    assert len(ignored) == 3 * 3  # a checkpoint of another config is not resumed from

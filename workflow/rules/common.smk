@@ -1,0 +1,61 @@
+# Config loading and validation, and the input functions every stage uses.
+from snakemake.utils import min_version, validate
+
+from fptopt.config import check_config
+from fptopt.jobs import n_blocks, protocol_config
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+check_config(config)
+
+
+wildcard_constraints:
+    block=r"\d+",
+    tau=r"\d+",
+    protocol="|".join(p["name"] for p in config["protocols"]),
+
+
+PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
+BLOCKS = list(range(n_blocks(config)))
+TRAIN_RESOURCES = config["resources"]["train"]
+ANALYSIS_RESOURCES = config["resources"]["analysis"]
+CHECKPOINT_DIR = config.get("checkpoint_dir", "checkpoints")
+FIGURE_NAMES = [
+    "trajectories",
+    "survival",
+    "qss_evidence",
+    "response",
+    "mfpt_vs_tau",
+    "accuracy_vs_tau",
+]
+FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
+TABLES = expand("results/tables/{name}.{ext}", name=["validation", "optimum"], ext=["csv", "md"])
+
+
+def baseline_blocks(wildcards=None):
+    return expand("results/train_baseline/block{block}.parquet", block=BLOCKS)
+
+
+def single_frequency_blocks(protocol):
+    return expand("results/train_single_frequency/{protocol}/block{block}.parquet", protocol=protocol, block=BLOCKS)
+
+
+def all_single_frequency_blocks(wildcards=None):
+    return [path for name in PROTOCOL_NAMES for path in single_frequency_blocks(name)]
+
+
+def sweep_blocks(protocol):
+    taus = protocol_config(config, protocol)["sweep_taus"]
+    return expand(
+        "results/train_sweep/{protocol}/tau{tau}/block{block}.parquet", protocol=protocol, tau=taus, block=BLOCKS
+    )
+
+
+def tau_star(wildcards):
+    return protocol_config(config, wildcards.protocol)["tau_star"]
+
+
+def protocol_entry(wildcards):
+    return protocol_config(config, wildcards.protocol)

@@ -1,0 +1,21 @@
+# Stage 1: unperturbed training replicas, one block of replicas per job.
+
+
+rule train_baseline:
+    output:
+        "results/train_baseline/block{block}.parquet",
+    log:
+        "logs/train_baseline/block{block}.log",
+    params:
+        stage="train_baseline",
+        protocol=None,
+        tau=None,
+        training=config["training"],
+        checkpoint_dir=CHECKPOINT_DIR,
+    threads: config["training"].get("threads", 1)
+    resources:
+        gpu=TRAIN_RESOURCES.get("gpu", 0),
+        mem_mb=TRAIN_RESOURCES["mem_mb"],
+        runtime=TRAIN_RESOURCES["runtime"],
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,22 @@
+# Stage 2: each protocol at its single frequency τ*, the theory's only perturbed input.
+
+
+rule train_single_frequency:
+    output:
+        "results/train_single_frequency/{protocol}/block{block}.parquet",
+    log:
+        "logs/train_single_frequency/{protocol}/block{block}.log",
+    params:
+        stage="train_single_frequency",
+        protocol=lambda wildcards: wildcards.protocol,
+        tau=tau_star,
+        protocol_entry=protocol_entry,
+        training=config["training"],
+        checkpoint_dir=CHECKPOINT_DIR,
+    threads: config["training"].get("threads", 1)
+    resources:
+        gpu=TRAIN_RESOURCES.get("gpu", 0),
+        mem_mb=TRAIN_RESOURCES["mem_mb"],
+        runtime=TRAIN_RESOURCES["runtime"],
+    script:
+        "../scripts/train.py"

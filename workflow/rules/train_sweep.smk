@@ -1,0 +1,22 @@
+# Stage 5: the same protocols at many periods τ, only to validate the predictions.
+
+
+rule train_sweep:
+    output:
+        "results/train_sweep/{protocol}/tau{tau}/block{block}.parquet",
+    log:
+        "logs/train_sweep/{protocol}/tau{tau}/block{block}.log",
+    params:
+        stage="train_sweep",
+        protocol=lambda wildcards: wildcards.protocol,
+        tau=lambda wildcards: int(wildcards.tau),
+        protocol_entry=protocol_entry,
+        training=config["training"],
+        checkpoint_dir=CHECKPOINT_DIR,
+    threads: config["training"].get("threads", 1)
+    resources:
+        gpu=TRAIN_RESOURCES.get("gpu", 0),
+        mem_mb=TRAIN_RESOURCES["mem_mb"],
+        runtime=TRAIN_RESOURCES["runtime"],
+    script:
+        "../scripts/train.py"
