@@ -143,3 +143,8 @@ def load_diabetes(test_size: int = 142, split_seed: int = 0) -> Dataset:
         task="regression",
         split=_split_record(split_seed, train_idx, test_idx),
     )
+
+
+# Registers cifar10/cifar100; cifar.py needs only the names defined above, so this
+# import at the bottom is safe from the circular import it creates.
+from . import cifar  # noqa: E402,F401

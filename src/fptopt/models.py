@@ -127,3 +127,7 @@ def draw_stacked_state(
     """Fresh initial states of many replicas, stacked along axis 0."""
     per_replica = [draw_initial_state(template, gen, device) for gen in generators]
     return {name: torch.stack([s[name] for s in per_replica]) for name in per_replica[0]}
+
+
+# Registers resnet18_cifar; resnet.py needs only register_model, defined above.
+from . import resnet  # noqa: E402,F401

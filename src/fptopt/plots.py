@@ -1,0 +1,164 @@
+"""Figures, rebuilt from saved result tables only (never by retraining).
+
+Each function draws one figure from tidy DataFrames and returns the
+matplotlib Figure; :func:`save` writes it as PNG and PDF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on clusters or CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+sns.set_theme(context="paper", style="whitegrid")
+OBSERVABLE_LABELS = {"test_acc": "test accuracy (%)", "test_loss": "test loss", "train_loss": "train loss",
+                     "test_r2": "test R² (%)"}
+
+
+def save(figure, stem) -> list[Path]:
+    """Write ``stem.png`` and ``stem.pdf``; close the figure."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for path in paths:
+        temporary = path.with_name(f".tmp-{path.name}")
+        figure.savefig(temporary, dpi=150, bbox_inches="tight", format=path.suffix[1:])
+        temporary.replace(path)
+    plt.close(figure)
+    return paths
+
+
+def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_shown: int = 40):
+    """Observable vs epoch: a sample of replicas per condition, their mean, the target."""
+    figure, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.4), sharey=True, squeeze=False)
+    for axis, (title, frame) in zip(axes[0], frames.items()):
+        shown = frame[frame["replica"].isin(sorted(frame["replica"].unique())[:n_shown])]
+        sns.lineplot(shown, x="epoch", y=column, units="replica", estimator=None, lw=0.5, alpha=0.35,
+                     color="tab:blue", ax=axis)
+        mean = frame.groupby("epoch")[column].mean()
+        axis.plot(mean.index, mean.to_numpy(), color="black", lw=1.5, label="mean of all replicas")
+        axis.axhline(target, color="tab:red", ls="--", lw=1, label=f"target θ = {target:g}")
+        axis.set(title=title, xlabel="epoch", ylabel=OBSERVABLE_LABELS.get(column, column))
+        values = frame[column].to_numpy()
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            axis.set_ylim(np.percentile(finite, 5) - 1, finite.max() + 0.5)
+    axes[0][0].legend(loc="lower right", fontsize=7)
+    return figure
+
+
+def survival(curves: pd.DataFrame):
+    """Kaplan–Meier Ψ(t) with pointwise CIs: the baseline and each single-frequency run."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for condition, curve in curves.groupby("condition", sort=False):
+        label = "baseline" if condition == "baseline" else f"{curve['protocol'].iloc[0]}, τ* = {curve['tau'].iloc[0]}"
+        line = axis.step(curve["t"], curve["sf"], where="post", label=label)[0]
+        axis.fill_between(curve["t"], curve["low"], curve["high"], step="post", alpha=0.2, color=line.get_color())
+    axis.set(xlabel="epoch t", ylabel="survival Ψ(t) = P(T > t)", yscale="log", ylim=(1e-2, 1.05))
+    axis.legend(fontsize=7)
+    return figure
+
+
+def qss_evidence(pvalues: pd.DataFrame, t_q: int | None, alpha: float):
+    """Adjusted KS p-values of survivors' observable between epoch pairs, with t_q."""
+    figure, axis = plt.subplots(figsize=(5.5, 4.2))
+    grid = pvalues.pivot_table(index="later_epoch", columns="epoch", values="p_adjusted")
+    sns.heatmap(np.log10(grid.clip(lower=1e-6)), cmap="viridis", vmin=-6, vmax=0, ax=axis,
+                cbar_kws={"label": "log₁₀ adjusted p-value"})
+    axis.invert_yaxis()
+    axis.set(xlabel="epoch t", ylabel="later epoch t′")
+    title = f"KS tests of survivors (rejects where p < {alpha:g})"
+    if t_q is not None:
+        position = list(grid.columns).index(t_q) if t_q in grid.columns else None
+        if position is not None:
+            axis.axvline(position, color="white", ls="--", lw=1.2)
+        title += f"; QSS from t_q = {t_q}"
+    else:
+        title += "; no QSS found"
+    axis.set_title(title, fontsize=8)
+    return figure
+
+
+def response(phi: pd.DataFrame):
+    """φ(u) = P(T > τ* + u | T > τ*) per protocol, with pointwise CIs."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for protocol, curve in phi.groupby("protocol", sort=False):
+        line = axis.step(curve["u"], curve["phi"], where="post", label=f"{protocol} (τ* = {curve['tau_star'].iloc[0]})")[0]
+        axis.fill_between(curve["u"], curve["low"], curve["high"], step="post", alpha=0.2, color=line.get_color())
+    axis.set(xlabel="epochs u after a perturbation in the QSS", ylabel="response φ(u)", ylim=(0, 1.05))
+    axis.legend(fontsize=7)
+    return figure
+
+
+def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mfpt: float, horizon: int):
+    """Predicted ⟨T_τ ∧ H⟩ (line, bootstrap band) vs measured (points with CIs)."""
+    protocols = list(predictions["protocol"].unique())
+    figure, axes = plt.subplots(1, len(protocols), figsize=(4.2 * len(protocols), 3.6), sharey=True, squeeze=False)
+    for axis, protocol in zip(axes[0], protocols):
+        pred = predictions[predictions["protocol"] == protocol].sort_values("tau")
+        axis.plot(pred["tau"], pred["mfpt"], color="tab:blue", label="predicted (baseline + τ*)")
+        axis.fill_between(pred["tau"], pred["mfpt_low"], pred["mfpt_high"], color="tab:blue", alpha=0.2)
+        measured = validation[validation["protocol"] == protocol]
+        axis.errorbar(measured["tau"], measured["measured_mfpt"],
+                      yerr=[measured["measured_mfpt"] - measured["measured_low"],
+                            measured["measured_high"] - measured["measured_mfpt"]],
+                      fmt="o", color="tab:orange", capsize=3, label="measured (sweep)")
+        axis.axhline(baseline_mfpt, color="gray", ls=":", label="unperturbed")
+        axis.set(title=protocol, xscale="log", xlabel="period τ (epochs)",
+                 ylabel=f"restricted MFPT ⟨T ∧ {horizon}⟩ (epochs)")
+    axes[0][0].legend(fontsize=7)
+    return figure
+
+
+def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str):
+    """Final and best-epoch observable vs τ (mean over replicas, 95% CI)."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for (protocol, measure), marker in zip(
+            [(p, m) for p in validation["protocol"].unique() for m in ("final", "best")], "osos^v^v"):
+        rows = validation[validation["protocol"] == protocol].sort_values("tau")
+        axis.errorbar(rows["tau"], rows[f"{measure}_acc"], yerr=rows[f"{measure}_acc_halfwidth"], marker=marker,
+                      capsize=2, ls="-" if measure == "final" else "--", label=f"{protocol}, {measure} epoch")
+    axis.axhline(baseline_final, color="gray", ls=":", label="unperturbed, final epoch")
+    axis.set(xscale="log", xlabel="period τ (epochs)", ylabel=OBSERVABLE_LABELS.get(column, column))
+    axis.legend(fontsize=6)
+    return figure
+
+
+def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
+    """Draw every figure of the study from the stage outputs named in ``inputs``
+    (keys: baseline, single, survival, qss, pvalues, predictions, responses, validations)."""
+    from .config import horizon as config_horizon
+    from .provenance import read_table
+    import json
+
+    out_dir = Path(out_dir)
+    column, target = config["observable"]["column"], config["observable"]["target"]
+    h = config_horizon(config)
+    qss = json.loads(Path(inputs["qss"]).read_text())
+    first = config["protocols"][0]
+    frames = {"unperturbed": pd.concat([read_table(p) for p in inputs["baseline"]]),
+              f"{first['name']}, τ* = {first['tau_star']}": pd.concat([read_table(p) for p in inputs["single"]])}
+    predictions = pd.concat([read_table(p).assign(protocol=e["name"])
+                             for p, e in zip(inputs["predictions"], config["protocols"])])
+    validations = pd.concat([read_table(p) for p in inputs["validations"]])
+    sweeps = validations[validations["kind"] == "sweep"].rename(
+        columns={"final_value": "final_acc", "final_value_halfwidth": "final_acc_halfwidth",
+                 "best_value": "best_acc", "best_value_halfwidth": "best_acc_halfwidth"})
+    baseline_final = float(validations.loc[validations["kind"] == "baseline", "final_value"].iloc[0])
+    baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
+    figures = {
+        "trajectories": trajectories(frames, column, target),
+        "survival": survival(read_table(inputs["survival"])),
+        "qss_evidence": qss_evidence(read_table(inputs["pvalues"]), qss["qss"]["t_q"], qss["qss"]["alpha"]),
+        "response": response(pd.concat([read_table(p) for p in inputs["responses"]])),
+        "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h),
+        "accuracy_vs_tau": accuracy_vs_tau(sweeps, baseline_final, column),
+    }
+    return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]

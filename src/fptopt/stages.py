@@ -1,0 +1,181 @@
+"""The pipeline's analysis stages: survival → predict → validate.
+
+Each stage reads the tidy training tables, refuses inputs made under a
+different config than the current one (their provenance hash must match),
+calls the same theory code as ``fptopt analyze``, and writes tidy tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .analyze import analyze, write_analysis
+from .config import horizon as config_horizon
+from .jobs import Job, condition_section, protocol_config
+from .logs import trajectories_from_frame
+from .provenance import config_hash, file_hash, provenance, read_table, table_meta, write_json, write_table
+from .qss import detect_qss
+from .survival import first_passage, kaplan_meier
+from .validation import compare
+
+
+class StaleInputError(ValueError):
+    """An input table was made under another config than the current one."""
+
+
+def load_condition(paths, config: dict, stage: str, protocol: str | None = None, tau: int | None = None) -> pd.DataFrame:
+    """Concatenate the blocks of one condition, checking their provenance."""
+    expected = config_hash(condition_section(config, Job(stage, protocol, tau, 0)))
+    frames = []
+    for path in paths:
+        made_by = table_meta(path).get("config_hash") if str(path).endswith(".parquet") else None
+        if made_by != expected:
+            raise StaleInputError(
+                f"{path}: made under config hash {made_by}, but the current config gives {expected}; "
+                "rerun its training rule (snakemake reruns it when its params changed)")
+        frames.append(read_table(path))
+    frame = pd.concat(frames, ignore_index=True)
+    duplicated = frame.duplicated(["replica", "epoch"])
+    if duplicated.any():
+        raise ValueError(f"{paths[0]} …: replica/epoch rows appear in more than one block")
+    return frame
+
+
+def trajectories(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return trajectories_from_frame(frame, column)[1]
+
+
+def _observable(config: dict) -> tuple[str, float, str]:
+    observable = config["observable"]
+    return observable["column"], float(observable["target"]), observable["direction"]
+
+
+def _curve_frame(curve, condition: str, protocol: str, tau: int) -> pd.DataFrame:
+    return pd.DataFrame({"condition": condition, "protocol": protocol, "tau": tau, "t": curve.t,
+                         "sf": curve.sf, "low": curve.low, "high": curve.high,
+                         "n_at_risk": curve.n_at_risk, "n_events": curve.n_events})
+
+
+def _passage_frame(fp, replicas, condition: str, protocol: str, tau: int) -> pd.DataFrame:
+    return pd.DataFrame({"condition": condition, "protocol": protocol, "tau": tau, "replica": replicas,
+                         "time": fp.times, "observed": fp.observed})
+
+
+def survival_stage(config: dict, baseline_paths, single_paths: dict[str, list], out_dir) -> None:
+    """Kaplan–Meier curves, restricted MFPTs and QSS detection.
+
+    Writes ``first_passage.parquet`` (one row per condition × replica),
+    ``survival.parquet`` (one row per condition × t), ``qss.json`` and
+    ``qss_pvalues.parquet`` (one row per tested pair of epochs).
+    """
+    out_dir = Path(out_dir)
+    column, target, direction = _observable(config)
+    h = config_horizon(config)
+    analysis = config["analysis"]
+    level = analysis.get("confidence_level", 0.95)
+    conditions = [("baseline", "none", 0, load_condition(baseline_paths, config, "train_baseline"))]
+    for protocol, paths in single_paths.items():
+        tau = protocol_config(config, protocol)["tau_star"]
+        frame = load_condition(paths, config, "train_single_frequency", protocol, tau)
+        conditions.append((f"train_single_frequency/{protocol}/tau{tau}", protocol, tau, frame))
+    curves, passages, summary = [], [], {"horizon": h, "target": target, "direction": direction, "column": column}
+    for condition, protocol, tau, frame in conditions:
+        replicas, values = trajectories_from_frame(frame, column)
+        fp = first_passage(values[:, :h], target, direction)
+        curve = kaplan_meier(fp, h, level)
+        curves.append(_curve_frame(curve, condition, protocol, tau))
+        passages.append(_passage_frame(fp, replicas, condition, protocol, tau))
+        mean = curve.restricted_mean(h)
+        summary.setdefault("conditions", {})[condition] = {
+            "replicas": fp.n_replicas, "censored_fraction": fp.censored_fraction,
+            "mfpt_restricted": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high}
+        if condition == "baseline":
+            baseline_fp, baseline_values = fp, values[:, :h]
+    qss = detect_qss(baseline_values, baseline_fp, alpha=analysis["alpha"],
+                     min_survivors=analysis.get("min_survivors", 20))
+    plateau = baseline_values[:, -min(20, h):]
+    summary["qss"] = {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
+                      "hazard_high": qss.hazard_high, "message": qss.message, "alpha": analysis["alpha"]}
+    summary["baseline_plateau"] = {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
+                                   "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}
+    pairs = np.argwhere(np.isfinite(qss.pvalues))
+    pvalues = pd.DataFrame({"epoch": pairs[:, 0] + 1, "later_epoch": pairs[:, 1] + 1,
+                            "p_adjusted": qss.pvalues[pairs[:, 0], pairs[:, 1]]})
+    meta = provenance(config, stage="survival")
+    write_table(pd.concat(passages, ignore_index=True), out_dir / "first_passage.parquet", meta)
+    write_table(pd.concat(curves, ignore_index=True), out_dir / "survival.parquet", meta)
+    write_table(pvalues, out_dir / "qss_pvalues.parquet", meta)
+    write_json({**summary, "provenance": meta}, out_dir / "qss.json")
+
+
+def prediction_taus(config: dict, protocol: str) -> list[int]:
+    """The theory's grid: ``analysis.predict_taus`` ∪ the sweep periods ∪ {τ*}, below H."""
+    entry = protocol_config(config, protocol)
+    h = config_horizon(config)
+    taus = set(config["analysis"]["predict_taus"]) | set(entry["sweep_taus"]) | {entry["tau_star"]}
+    return sorted(t for t in taus if t < h)
+
+
+def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out_dir) -> None:
+    """φ(u), predicted Ψ_τ and ⟨T_τ ∧ H⟩ for every τ, with bootstrap CIs."""
+    column, target, direction = _observable(config)
+    tau_star = protocol_config(config, protocol)["tau_star"]
+    baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
+    perturbed = trajectories(load_condition(single_paths, config, "train_single_frequency", protocol, tau_star),
+                             column)
+    analysis = config["analysis"]
+    result = analyze(baseline, perturbed, tau_star, target, direction, horizon=config_horizon(config),
+                     taus=prediction_taus(config, protocol), bootstrap=analysis["bootstrap"],
+                     seed=config["seed"], confidence_level=analysis.get("confidence_level", 0.95))
+    inputs = {str(p): file_hash(p) for p in [*baseline_paths, *single_paths]}
+    write_analysis(result, out_dir, inputs)
+    response = result.response
+    low, high = response.confidence_interval()
+    phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
+                        "phi": response.phi, "low": low, "high": high})
+    write_table(phi, Path(out_dir) / "response.parquet", provenance(config, stage="predict", protocol=protocol))
+
+
+def _accuracy_summary(values: np.ndarray, h: int) -> dict:
+    """Final-epoch and best-epoch observable, mean over replicas with a 95% CI."""
+    final = values[:, h - 1]
+    best = np.nanmax(values[:, :h], axis=1)
+    out = {}
+    for name, sample in (("final", final), ("best", best)):
+        sample = sample[np.isfinite(sample)]
+        half = 1.96 * sample.std(ddof=1) / np.sqrt(sample.size) if sample.size > 1 else np.nan
+        out.update({f"{name}_value": float(sample.mean()) if sample.size else np.nan,
+                    f"{name}_value_halfwidth": float(half)})
+    return out
+
+
+def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dict[int, list],
+                   baseline_paths, out_dir) -> None:
+    """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period."""
+    column, target, direction = _observable(config)
+    h = config_horizon(config)
+    level = config["analysis"].get("confidence_level", 0.95)
+    prediction_dir = Path(prediction_dir)
+    prediction = read_table(prediction_dir / "prediction.csv").set_index("tau")
+    curves = read_table(prediction_dir / "prediction_survival.csv")
+    rows, measured_curves = [], []
+    baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
+    rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, h)})
+    for tau, paths in sorted(sweep_paths.items()):
+        values = trajectories(load_condition(paths, config, "train_sweep", protocol, tau), column)
+        measured = first_passage(values[:, :h], target, direction)
+        predicted_curve = curves.loc[curves["tau"] == tau].sort_values("t")["sf"].to_numpy()
+        row = prediction.loc[tau]
+        comparison = compare(predicted_curve, row["mfpt"], row["mfpt_low"], row["mfpt_high"], measured, h, level)
+        rows.append({"protocol": protocol, "tau": tau, "kind": "sweep", **comparison.as_dict(),
+                     "extrapolated": bool(row["extrapolated"]), "outside_qss": bool(row["outside_qss"]),
+                     "censored_fraction": measured.censored_fraction, **_accuracy_summary(values, h)})
+        measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
+                                            protocol, tau))
+    meta = provenance(config, stage="validate", protocol=protocol)
+    out_dir = Path(out_dir)
+    write_table(pd.DataFrame(rows), out_dir / "validation.parquet", meta)
+    write_table(pd.concat(measured_curves, ignore_index=True), out_dir / "measured_survival.parquet", meta)

@@ -1,0 +1,250 @@
+"""Tests of fptopt.logs and fptopt.analyze: reading logs, the analysis, the CLI."""
+
+import argparse
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fptopt.analyze import add_analyze_arguments, analyze, run_analyze, write_analysis
+from fptopt.logs import read_trajectories, trajectories_from_frame
+
+HORIZON, TAU_STAR, TARGET = 60, 12, 72.0
+
+
+def accuracy_runs(replicas, period=None, seed=0, horizon=HORIZON):
+    """Accuracy-like observable: rises to a 70% plateau within ~10 epochs after
+    every (re)start, then fluctuates with sd 1; the target 72% is a rare excursion."""
+    rng = np.random.default_rng(seed)
+    age = (np.arange(horizon) % period + 1) if period else np.arange(1, horizon + 1)
+    mean = 70.0 - 40.0 * np.exp(-age / 2.0)
+    return mean[None, :] + rng.normal(0.0, 1.0, (replicas, horizon))
+
+
+def write_replica_csvs(directory, runs, column="test_acc"):
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, run in enumerate(runs):
+        run = run[np.isfinite(run)]
+        pd.DataFrame({"epoch": np.arange(1, run.size + 1), column: run}).to_csv(
+            directory / f"seed{index:03d}.csv", index=False)
+    return directory
+
+
+def long_table(runs, column="test_acc"):
+    replicas, epochs = np.nonzero(np.isfinite(runs))
+    return pd.DataFrame({"replica": replicas, "epoch": epochs + 1, column: runs[replicas, epochs]})
+
+
+# ---------------------------------------------------------------- logs
+
+def test_directory_of_csvs_with_different_lengths(tmp_path):
+    runs = accuracy_runs(3, horizon=8)
+    runs[1, 5:] = np.nan
+    ids, array = read_trajectories(write_replica_csvs(tmp_path / "logs", runs))
+    assert ids == ["seed000", "seed001", "seed002"]
+    np.testing.assert_allclose(array, runs)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_long_table_round_trip(tmp_path, suffix):
+    runs = accuracy_runs(4, horizon=6)
+    runs[2, 4:] = np.nan
+    frame = long_table(runs).sample(frac=1.0, random_state=0)  # any row order
+    path = tmp_path / f"runs{suffix}"
+    frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path)
+    ids, array = read_trajectories(path)
+    assert ids == ["0", "1", "2", "3"]
+    np.testing.assert_allclose(array, runs)
+    np.testing.assert_allclose(trajectories_from_frame(frame, "test_acc")[1], runs)
+
+
+def bad_csv(tmp_path, text):
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    (directory / "seed0.csv").write_text(text)
+    return directory
+
+
+@pytest.mark.parametrize("text, match", [
+    ("epoch,test_acc\n1,50\n2,60,7\n", "seed0.csv: ragged CSV: line 3"),
+    ("epoch,test_acc\n1,50\n2,sixty\n", "seed0.csv: column 'test_acc' has a non-numeric value 'sixty'"),
+    ("epoch,loss\n1,0.5\n", r"seed0.csv: no column 'test_acc'; columns found: \['epoch', 'loss'\]"),
+    ("epoch,test_acc\n1,50\n3,60\n", "seed0.csv: column 'epoch' must increase by 1"),
+    ("", "seed0.csv: empty file"),
+    ("epoch,test_acc\n", "seed0.csv: no epochs"),
+])
+def test_bad_replica_csv(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        read_trajectories(bad_csv(tmp_path, text))
+
+
+def test_missing_values_are_nan_not_errors(tmp_path):
+    _, array = read_trajectories(bad_csv(tmp_path, "epoch,test_acc\n1,50\n2,\n3,nan\n4,inf\n"))
+    np.testing.assert_array_equal(array, [[50, np.nan, np.nan, np.inf]])
+
+
+def test_empty_directory(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: directory holds no CSV files"):
+        read_trajectories(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("frame, match", [
+    (pd.DataFrame({"replica": [0, 0], "epoch": [1, 1], "test_acc": [1, 2]}), "duplicate epoch 1"),
+    (pd.DataFrame({"replica": [0, 0], "epoch": [1, 3], "test_acc": [1, 2]}), "missing epochs for replica '0'"),
+    (pd.DataFrame({"replica": [0], "epoch": [0], "test_acc": [1]}), "missing epochs"),
+    (pd.DataFrame({"replica": [0], "step": [1], "acc": [1]}), r"columns found: \['replica', 'step', 'acc'\]"),
+    (pd.DataFrame({"replica": [0], "epoch": [1.5], "test_acc": [1]}), "'epoch' must hold integers"),
+])
+def test_bad_long_table(tmp_path, frame, match):
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ValueError, match="table.csv: .*" + match):
+        read_trajectories(path)
+
+
+def test_unsupported_file(tmp_path):
+    (tmp_path / "runs.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"runs.txt: expected a directory"):
+        read_trajectories(tmp_path / "runs.txt")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        read_trajectories(tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------- analyze
+
+@pytest.fixture(scope="module")
+def runs():
+    return {"baseline": accuracy_runs(600, seed=1), "perturbed": accuracy_runs(600, TAU_STAR, seed=2),
+            "sweeps": {8: accuracy_runs(600, 8, seed=3), 20: accuracy_runs(600, 20, seed=4)}}
+
+
+def test_analyze_end_to_end(runs, tmp_path):
+    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[4, 8, 12, 20, 30],
+                     sweeps=runs["sweeps"], bootstrap=100, seed=0)
+    assert result.horizon == HORIZON and result.qss.found and result.qss.t_q <= TAU_STAR
+    table = result.prediction_table()
+    assert list(table.tau) == [4, 8, 12, 20, 30]
+    assert list(table.extrapolated) == [False, False, False, True, True]
+    assert np.all(table.mfpt_low <= table.mfpt) and np.all(table.mfpt <= table.mfpt_high)
+    for comparison in result.validation.values():  # perturbing restarts the rise: slower
+        assert abs(comparison.rel_error) < 0.1 and comparison.survival_gap < 0.1
+    written = write_analysis(result, tmp_path / "out", {"baseline": "abc"})
+    assert sorted(p.name for p in written) == ["prediction.csv", "prediction_survival.csv",
+                                               "summary.json", "validation.csv"]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"] == {"baseline": "abc"} and summary["qss"]["t_q"] == result.qss.t_q
+    survival = pd.read_csv(tmp_path / "out" / "prediction_survival.csv")
+    assert len(survival) == 5 * (HORIZON + 1) and set(survival.columns) == {"tau", "t", "sf"}
+    validation = pd.read_csv(tmp_path / "out" / "validation.csv")
+    assert list(validation.tau) == [8, 20] and validation.in_ci.dtype == bool
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
+
+
+def test_analyze_direction_below_mirrors_above(runs):
+    above = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5, 10])
+    below = analyze(-runs["baseline"], -runs["perturbed"], TAU_STAR, -TARGET, "below", taus=[5, 10])
+    np.testing.assert_allclose(above.prediction.mfpt, below.prediction.mfpt)
+    assert above.qss.t_q == below.qss.t_q
+
+
+def test_horizon_defaults_to_shortest_run(runs):
+    baseline = runs["baseline"].copy()
+    baseline[0, 50:] = np.nan
+    result = analyze(baseline, runs["perturbed"], TAU_STAR, TARGET, taus=[5])
+    assert result.horizon == 50 and result.prediction.curves.shape == (1, 51)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(target=99.0), "never reached by any of the 600 baseline replicas"),
+    (dict(tau_star=HORIZON), f"tau_star = {HORIZON} must be in 1..{HORIZON - 1}"),
+    (dict(direction="up"), "direction must be one of"),
+    (dict(taus=[0, 5]), "taus"),
+    (dict(bootstrap=-1), "bootstrap"),
+])
+def test_analyze_errors(runs, kwargs, match):
+    arguments = dict(baseline=runs["baseline"], perturbed=runs["perturbed"], tau_star=TAU_STAR,
+                     target=TARGET) | kwargs
+    with pytest.raises(ValueError, match=match):
+        analyze(**arguments)
+
+
+# ---------------------------------------------------------------- CLI
+
+@pytest.fixture(scope="module")
+def log_dirs(runs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("logs")
+    small = {name: runs[name][:200] for name in ("baseline", "perturbed")}
+    long_table(runs["sweeps"][8][:200]).to_parquet(root / "sweep8.parquet")
+    return {name: str(write_replica_csvs(root / name, values)) for name, values in small.items()} | {
+        "sweep": f"8={root / 'sweep8.parquet'}"}
+
+
+def cli(arguments):
+    parser = add_analyze_arguments(argparse.ArgumentParser(prog="fptopt analyze"))
+    return run_analyze(parser.parse_args(arguments))
+
+
+def base_arguments(log_dirs, out):
+    return ["--baseline", log_dirs["baseline"], "--perturbed", log_dirs["perturbed"],
+            "--tau-star", str(TAU_STAR), "--target", str(TARGET), "--out", str(out)]
+
+
+def test_cli_success(log_dirs, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    code = cli(base_arguments(log_dirs, out) + ["--taus", "4,8,16", "--sweep", log_dirs["sweep"],
+                                                "--bootstrap", "50", "--seed", "3"])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "prediction.csv")
+    assert list(table.tau) == [4, 8, 16]
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["inputs"]["baseline"]["sha256"]) == 64
+    assert summary["bootstrap_resamples"] == 50 and (out / "validation.csv").exists()
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--target", "99"], "never reached"),
+    (["--tau-star", "60"], "tau_star = 60"),
+    (["--direction", "sideways"], "direction must be one of"),
+    (["--column", "loss"], "no column 'loss'; columns found: \\['epoch', 'test_acc'\\]"),
+    (["--taus", "4,x"], "--taus must be comma-separated integers"),
+    (["--sweep", "eight=somewhere"], "--sweep must look like TAU=PATH"),
+    (["--horizon", "500"], "horizon"),
+])
+def test_cli_errors_write_nothing(log_dirs, tmp_path, capsys, extra, match):
+    out = tmp_path / "analysis"
+    code = cli(base_arguments(log_dirs, out) + extra)
+    captured = capsys.readouterr()
+    assert code != 0
+    assert re.search(match, captured.err), captured.err
+    assert not out.exists()
+
+
+def test_cli_empty_baseline_directory(log_dirs, tmp_path, capsys):
+    (tmp_path / "nothing").mkdir()
+    arguments = base_arguments(log_dirs, tmp_path / "analysis")
+    arguments[1] = str(tmp_path / "nothing")
+    assert cli(arguments) != 0
+    assert "nothing: directory holds no CSV files" in capsys.readouterr().err
+    assert not (tmp_path / "analysis").exists()
+
+
+def test_without_bootstrap_in_ci_is_missing(runs):
+    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5],
+                     sweeps={8: runs["sweeps"][8]})
+    table = result.validation_table()
+    assert table.in_ci.isna().all() and np.isnan(result.prediction_table().mfpt_low).all()
+
+
+def test_failed_write_leaves_no_temporary_files(runs, tmp_path, monkeypatch):
+    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5])
+
+    def failing_replace(source, destination):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("fptopt.analyze.os.replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_analysis(result, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []

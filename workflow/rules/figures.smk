@@ -1,0 +1,26 @@
+# Stage 7: every figure, drawn from the saved results only.
+
+
+rule figures:
+    input:
+        baseline=baseline_blocks,
+        single=single_frequency_blocks(PROTOCOL_NAMES[0]),
+        survival="results/survival/survival.parquet",
+        qss="results/survival/qss.json",
+        pvalues="results/survival/qss_pvalues.parquet",
+        predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),
+        responses=expand("results/predict/{protocol}/response.parquet", protocol=PROTOCOL_NAMES),
+        validations=expand("results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES),
+    output:
+        [
+            report(f"results/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            for name in FIGURE_NAMES
+        ],
+        expand("results/figures/{name}.pdf", name=FIGURE_NAMES),
+    log:
+        "logs/figures/figures.log",
+    resources:
+        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
+        runtime=ANALYSIS_RESOURCES["runtime"],
+    script:
+        "../scripts/figures.py"

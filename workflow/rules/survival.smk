@@ -1,0 +1,22 @@
+# Stage 3: Kaplan–Meier survival, restricted MFPT and quasi-steady-state detection.
+
+
+rule survival:
+    input:
+        baseline=baseline_blocks,
+        single=all_single_frequency_blocks,
+    output:
+        first_passage="results/survival/first_passage.parquet",
+        survival="results/survival/survival.parquet",
+        pvalues="results/survival/qss_pvalues.parquet",
+        qss="results/survival/qss.json",
+    log:
+        "logs/survival/survival.log",
+    params:
+        observable=config["observable"],
+        analysis=config["analysis"],
+    resources:
+        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
+        runtime=ANALYSIS_RESOURCES["runtime"],
+    script:
+        "../scripts/survival.py"

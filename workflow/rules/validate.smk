@@ -1,0 +1,22 @@
+# Stage 6: predicted vs measured at every swept period.
+
+
+rule validate:
+    input:
+        prediction="results/predict/{protocol}/prediction.csv",
+        survival="results/predict/{protocol}/prediction_survival.csv",
+        sweep=lambda wildcards: sweep_blocks(wildcards.protocol),
+        baseline=baseline_blocks,
+    output:
+        validation="results/validate/{protocol}/validation.parquet",
+        measured="results/validate/{protocol}/measured_survival.parquet",
+    log:
+        "logs/validate/{protocol}.log",
+    params:
+        observable=config["observable"],
+        protocol_entry=protocol_entry,
+    resources:
+        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
+        runtime=ANALYSIS_RESOURCES["runtime"],
+    script:
+        "../scripts/validate.py"

@@ -1,0 +1,10 @@
+"""Thin glue: the predict rule → fptopt.stages.predict_stage."""
+
+from pathlib import Path
+
+from fptopt.stages import predict_stage
+from fptopt.workflow_glue import logging_to
+
+with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    predict_stage(snakemake.config, snakemake.wildcards.protocol, list(snakemake.input.baseline),  # noqa: F821
+                  list(snakemake.input.single), Path(snakemake.output.prediction).parent)  # noqa: F821

@@ -1,0 +1,10 @@
+"""Thin glue: the tables rule → fptopt.tables.tables_stage."""
+
+from pathlib import Path
+
+from fptopt.tables import tables_stage
+from fptopt.workflow_glue import logging_to
+
+with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    tables_stage(snakemake.config, list(snakemake.input.validations), list(snakemake.input.summaries),  # noqa: F821
+                 Path(snakemake.output[0]).parent)  # noqa: F821
