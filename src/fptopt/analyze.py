@@ -96,7 +96,7 @@ class AnalysisResult:
                     "message": self.qss.message},
             "baseline_mfpt_restricted": mean.estimate,
             "baseline_mfpt_low": mean.low, "baseline_mfpt_high": mean.high,
-            "baseline_censored_fraction": float(self.baseline.sf[self.horizon]),
+            "baseline_sf_at_horizon": float(self.baseline.sf[self.horizon]),
             "sum_phi": self.response.sum_phi, "phi_u_max": self.response.u_max,
             "phi_plateau_hazard": self.response.plateau_hazard,
             "optimal_tau": self.optimal.tau, "optimal_mfpt": self.optimal.mfpt,

@@ -67,23 +67,30 @@ def survival(curves: pd.DataFrame):
 
 
 def qss_evidence(pvalues: pd.DataFrame, t_q: int | None, alpha: float):
-    """Adjusted KS p-values of survivors' observable between epoch pairs, with t_q."""
-    figure, axis = plt.subplots(figsize=(5.5, 4.2))
-    grid = pvalues.pivot_table(index="later_epoch", columns="epoch", values="p_adjusted")
-    sns.heatmap(np.log10(grid.clip(lower=1e-6)), cmap="viridis", vmin=-6, vmax=0, ax=axis,
-                cbar_kws={"label": "log₁₀ adjusted p-value"})
-    axis.invert_yaxis()
-    axis.set(xlabel="epoch t", ylabel="later epoch t′")
-    title = f"KS tests of survivors (rejects where p < {alpha:g})"
+    """Per epoch t, the smallest adjusted KS p-value comparing survivors at t with
+    survivors at any later epoch; QSS starts where it stays above α for good."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.6))
+    smallest = pvalues.groupby("epoch")["p_adjusted"].min().clip(lower=1e-12)
+    axis.plot(smallest.index, smallest.to_numpy(), marker="o", ms=3, lw=1)
+    axis.axhline(alpha, color="tab:red", ls="--", lw=1, label=f"level α = {alpha:g} (Holm-adjusted)")
     if t_q is not None:
-        position = list(grid.columns).index(t_q) if t_q in grid.columns else None
-        if position is not None:
-            axis.axvline(position, color="white", ls="--", lw=1.2)
-        title += f"; QSS from t_q = {t_q}"
+        axis.axvline(t_q, color="black", ls=":", lw=1.2, label=f"QSS onset t_q = {t_q}")
+        axis.set_title("Survivors' observable stops changing from t_q on", fontsize=9)
     else:
-        title += "; no QSS found"
-    axis.set_title(title, fontsize=8)
+        axis.set_title("No quasi-steady state found", fontsize=9)
+    axis.set(xlabel="epoch t", ylabel="min adjusted KS p-value vs later epochs", yscale="log")
+    axis.legend(fontsize=7)
     return figure
+
+
+def _period_axis(axis) -> None:
+    """A log τ axis with plain integer tick labels."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    axis.set_xscale("log")
+    axis.set_xticks([1, 2, 3, 5, 10, 20, 30, 50, 100])
+    axis.xaxis.set_major_formatter(ScalarFormatter())
+    axis.xaxis.set_minor_formatter(NullFormatter())
 
 
 def response(phi: pd.DataFrame):
@@ -111,8 +118,9 @@ def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mf
                             measured["measured_high"] - measured["measured_mfpt"]],
                       fmt="o", color="tab:orange", capsize=3, label="measured (sweep)")
         axis.axhline(baseline_mfpt, color="gray", ls=":", label="unperturbed")
-        axis.set(title=protocol, xscale="log", xlabel="period τ (epochs)",
-                 ylabel=f"restricted MFPT ⟨T ∧ {horizon}⟩ (epochs)")
+        axis.set(title=protocol, xlabel="period τ (epochs)", ylabel=f"restricted MFPT ⟨T ∧ {horizon}⟩ (epochs)")
+        _period_axis(axis)
+        axis.set_xlim(pred["tau"].min() * 0.8, pred["tau"].max() * 1.25)
     axes[0][0].legend(fontsize=7)
     return figure
 
@@ -126,7 +134,8 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
         axis.errorbar(rows["tau"], rows[f"{measure}_acc"], yerr=rows[f"{measure}_acc_halfwidth"], marker=marker,
                       capsize=2, ls="-" if measure == "final" else "--", label=f"{protocol}, {measure} epoch")
     axis.axhline(baseline_final, color="gray", ls=":", label="unperturbed, final epoch")
-    axis.set(xscale="log", xlabel="period τ (epochs)", ylabel=OBSERVABLE_LABELS.get(column, column))
+    axis.set(xlabel="period τ (epochs)", ylabel=OBSERVABLE_LABELS.get(column, column))
+    _period_axis(axis)
     axis.legend(fontsize=6)
     return figure
 

@@ -1,6 +1,7 @@
 # Config loading and validation, and the input functions every stage uses.
 from snakemake.utils import min_version, validate
 
+from fptopt import paths
 from fptopt.config import check_config
 from fptopt.jobs import n_blocks, protocol_config
 
@@ -35,11 +36,11 @@ TABLES = expand("results/tables/{name}.{ext}", name=["validation", "optimum"], e
 
 
 def baseline_blocks(wildcards=None):
-    return expand("results/train_baseline/block{block}.parquet", block=BLOCKS)
+    return paths.baseline_blocks(config)
 
 
 def single_frequency_blocks(protocol):
-    return expand("results/train_single_frequency/{protocol}/block{block}.parquet", protocol=protocol, block=BLOCKS)
+    return paths.single_frequency_blocks(config, protocol)
 
 
 def all_single_frequency_blocks(wildcards=None):
@@ -47,10 +48,7 @@ def all_single_frequency_blocks(wildcards=None):
 
 
 def sweep_blocks(protocol):
-    taus = protocol_config(config, protocol)["sweep_taus"]
-    return expand(
-        "results/train_sweep/{protocol}/tau{tau}/block{block}.parquet", protocol=protocol, tau=taus, block=BLOCKS
-    )
+    return [path for blocks in paths.sweep_blocks(config, protocol).values() for path in blocks]
 
 
 def tau_star(wildcards):

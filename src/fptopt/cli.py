@@ -1,0 +1,158 @@
+"""The ``fptopt`` command: every pipeline stage, runnable without Snakemake.
+
+    fptopt check-config --config config.yaml
+    fptopt train --config config.yaml --stage train_baseline --block 0 --out results/train_baseline/block0.parquet
+    fptopt survival|predict|validate|figures|tables --config config.yaml [--protocol NAME] [--results results]
+    fptopt analyze --baseline PATH --perturbed PATH --tau-star N --target X ... --out DIR
+
+Stage commands read and write the same paths as the Snakemake rules (under
+``--results``). Errors print one line naming the file or key, and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import __version__, paths
+
+
+def load_config(path) -> dict:
+    """Read a YAML config and check it (schema + registries), naming the bad key."""
+    import jsonschema
+
+    from .config import ConfigError, check_config
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: config file not found")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    schema_path = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+    schema = yaml.safe_load(schema_path.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise ConfigError(f"{path}: config key {where}: {errors[0].message}")
+    return check_config(config)
+
+
+def _train(args, config):
+    from .jobs import Job, run_training_job
+
+    job = Job(args.stage, args.protocol, args.tau, args.block)
+    if args.stage == "train_single_frequency" and args.tau is None:
+        from .jobs import protocol_config
+
+        job = Job(args.stage, args.protocol, protocol_config(config, args.protocol)["tau_star"], args.block)
+    run_training_job(config, job, args.out, checkpoint_dir=config.get("checkpoint_dir", "checkpoints"))
+
+
+def _survival(args, config):
+    from .stages import survival_stage
+
+    single = {p["name"]: paths.single_frequency_blocks(config, p["name"], args.results) for p in config["protocols"]}
+    survival_stage(config, paths.baseline_blocks(config, args.results), single, Path(args.results) / paths.SURVIVAL_DIR)
+
+
+def _predict(args, config):
+    from .stages import predict_stage
+
+    predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
+                  paths.single_frequency_blocks(config, args.protocol, args.results),
+                  paths.predict_dir(args.protocol, args.results))
+
+
+def _validate(args, config):
+    from .stages import validate_stage
+
+    validate_stage(config, args.protocol, paths.predict_dir(args.protocol, args.results),
+                   paths.sweep_blocks(config, args.protocol, args.results),
+                   paths.baseline_blocks(config, args.results), paths.validate_dir(args.protocol, args.results))
+
+
+def _figures(args, config):
+    from .plots import figures_stage
+
+    names = [p["name"] for p in config["protocols"]]
+    root = Path(args.results)
+    inputs = {"baseline": paths.baseline_blocks(config, root),
+              "single": paths.single_frequency_blocks(config, names[0], root),
+              "survival": root / paths.SURVIVAL_DIR / "survival.parquet",
+              "qss": root / paths.SURVIVAL_DIR / "qss.json",
+              "pvalues": root / paths.SURVIVAL_DIR / "qss_pvalues.parquet",
+              "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],
+              "responses": [Path(paths.predict_dir(n, root)) / "response.parquet" for n in names],
+              "validations": [Path(paths.validate_dir(n, root)) / "validation.parquet" for n in names]}
+    figures_stage(config, inputs, root / paths.FIGURES_DIR)
+
+
+def _tables(args, config):
+    from .tables import tables_stage
+
+    names = [p["name"] for p in config["protocols"]]
+    tables_stage(config, [Path(paths.validate_dir(n, args.results)) / "validation.parquet" for n in names],
+                 [Path(paths.predict_dir(n, args.results)) / "summary.json" for n in names],
+                 Path(args.results) / paths.TABLES_DIR)
+
+
+STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _validate,
+                  "figures": _figures, "tables": _tables}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .analyze import add_analyze_arguments
+
+    parser = argparse.ArgumentParser(prog="fptopt", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"fptopt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", default="config.yaml")
+    train = commands.add_parser("train", help="train one block of replicas of one condition")
+    train.add_argument("--config", default="config.yaml")
+    train.add_argument("--stage", required=True, choices=["train_baseline", "train_single_frequency", "train_sweep"])
+    train.add_argument("--protocol", help="protocol name from the config (perturbed stages)")
+    train.add_argument("--tau", type=int, help="period τ (train_sweep; default τ* for train_single_frequency)")
+    train.add_argument("--block", type=int, default=0)
+    train.add_argument("--out", required=True, help="Parquet file to write")
+    for name, function in STAGE_COMMANDS.items():
+        stage = commands.add_parser(name, help=function.__module__ and f"run the {name} stage")
+        stage.add_argument("--config", default="config.yaml")
+        stage.add_argument("--results", default="results", help="results directory (default: results)")
+        if name in ("predict", "validate"):
+            stage.add_argument("--protocol", required=True)
+    add_analyze_arguments(commands.add_parser(
+        "analyze", help="first-passage analysis and prediction from anyone's training logs"))
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "analyze":
+            from .analyze import run_analyze
+
+            return run_analyze(args)
+        config = load_config(args.config)
+        if args.command == "train":
+            if args.stage != "train_baseline" and not args.protocol:
+                raise ValueError(f"--protocol is required for --stage {args.stage}")
+            _train(args, config)
+        elif args.command != "check-config":
+            STAGE_COMMANDS[args.command](args, config)
+        else:
+            print(f"{args.config}: valid")
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
+        print(f"fptopt {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

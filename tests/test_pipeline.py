@@ -1,0 +1,121 @@
+"""The whole Snakemake DAG on the tiny config, in a scratch copy of the workflow."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ["train_baseline", "train_single_frequency", "survival", "predict", "train_sweep", "validate",
+         "figures", "tables", "all"]
+
+
+def copy_workflow(destination: Path) -> Path:
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(ROOT / name, destination / name)
+    shutil.copytree(ROOT / "workflow", destination / "workflow")
+    (destination / "tests" / "config").mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "config" / "tiny.yaml", destination / "tests" / "config" / "tiny.yaml")
+    return destination
+
+
+def snakemake(workdir: Path, *args, check=True):
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
+    snakemake(workdir, "--configfile", "tests/config/tiny.yaml")
+    return workdir
+
+
+def test_dry_run_of_the_default_lists_every_stage(tmp_path):
+    output = snakemake(copy_workflow(tmp_path), "-n").stdout
+    for rule in RULES:
+        assert f"rule {rule}:" in output or f"localrule {rule}:" in output, rule
+
+
+def test_bad_config_value_fails_before_any_job_and_names_the_key(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "-n", "--configfile", "tests/config/tiny.yaml",
+                       "--config", "training={'replicas': 0, 'replicas_per_job': 1, 'epochs': 5, "
+                       "'batch_size': 8, 'optimizer': {'name': 'sgd', 'lr': 0.1}}", check=False)
+    assert result.returncode != 0
+    assert "replicas" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_tau_star_beyond_the_horizon_is_refused(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    config = (workdir / "tests/config/tiny.yaml").read_text().replace("tau_star: 8", "tau_star: 30", 1)
+    (workdir / "bad.yaml").write_text(config)
+    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    assert result.returncode != 0
+    assert "tau_star: 30 must be below the horizon 24" in result.stdout + result.stderr
+
+
+def test_validation_table_schema_and_ranges(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/validation.csv")
+    for column in ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
+                   "rel_error", "in_ci", "final_acc"]:
+        assert column in table.columns
+    assert sorted(zip(table["protocol"], table["tau"])) == [("full_reset", 6), ("shrink_perturb", 4),
+                                                           ("shrink_perturb", 12)]
+    horizon = 24
+    assert ((table["measured_mfpt"] > 0) & (table["measured_mfpt"] <= horizon)).all()
+    assert ((table["predicted_low"] <= table["predicted_mfpt"]) & (table["predicted_mfpt"] <= table["predicted_high"])).all()
+    np.testing.assert_allclose(table["rel_error"],
+                               (table["predicted_mfpt"] - table["measured_mfpt"]) / table["measured_mfpt"], rtol=1e-4)
+    assert table["in_ci"].isin([True, False]).all()
+    assert ((table["final_acc"] > 80) & (table["final_acc"] <= 100)).all()
+    optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv")
+    assert set(optimum["protocol"]) == {"shrink_perturb", "full_reset"}
+    assert (optimum["theory_replica_epochs"] == 2 * 60 * 24).all()
+    assert (optimum["best_tau_low"] <= optimum["best_tau"]).all() and (optimum["best_tau"] <= optimum["best_tau_high"]).all()
+
+
+def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):
+    """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), from the saved Ψ and φ."""
+    horizon, tau = 24, 4
+    curves = pd.read_parquet(tiny_run / "results/survival/survival.parquet")
+    psi = curves[curves["condition"] == "baseline"].sort_values("t")["sf"].to_numpy()
+    phi = pd.read_parquet(tiny_run / "results/predict/shrink_perturb/response.parquet").sort_values("u")["phi"].to_numpy()
+    expected = 0.0
+    for t in range(horizon):
+        if t <= tau:
+            expected += psi[t]
+        else:
+            n, u = (t - 1) // tau, t - ((t - 1) // tau) * tau
+            expected += psi[tau] * phi[tau] ** (n - 1) * phi[u]
+    prediction = pd.read_csv(tiny_run / "results/predict/shrink_perturb/prediction.csv").set_index("tau")
+    assert prediction.loc[tau, "mfpt"] == pytest.approx(expected, rel=1e-9)
+    table = pd.read_csv(tiny_run / "results/tables/validation.csv").set_index(["protocol", "tau"])
+    assert table.loc[("shrink_perturb", tau), "predicted_mfpt"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_outputs_carry_provenance_and_figures_exist(tiny_run):
+    qss = json.loads((tiny_run / "results/survival/qss.json").read_text())
+    assert len(qss["provenance"]["config_hash"]) == 16 and qss["provenance"]["fptopt_version"]
+    block = tiny_run / "results/train_baseline/block0.parquet"
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(block).metadata[b"fptopt"])
+    assert len(meta["seeds"]) == 30 and meta["split"]["n_test"] == 597
+    for name in ["trajectories", "survival", "qss_evidence", "response", "mfpt_vs_tau", "accuracy_vs_tau"]:
+        for ext in ("png", "pdf"):
+            assert (tiny_run / f"results/figures/{name}.{ext}").stat().st_size > 5000
+
+
+def test_rerun_is_a_no_op_and_tables_are_reproducible(tiny_run, tmp_path):
+    assert "Nothing to be done" in snakemake(tiny_run, "--configfile", "tests/config/tiny.yaml").stdout + \
+        snakemake(tiny_run, "--configfile", "tests/config/tiny.yaml").stderr
