@@ -248,3 +248,10 @@ def test_one_epoch_of_resnet18_on_the_fake_archive(fake_cifar10, tmp_path):
     assert np.isfinite(table["test_acc"]).all() and np.isfinite(table["train_loss"]).all()
     assert table["perturbed_after"].all() and not table["diverged"].any()
     assert elapsed < 90  # about 25 s on 2 idle cores; a loose guard against pathological slowness
+
+
+def test_options_leaked_from_another_config_are_named():
+    with pytest.raises(ValueError, match=r"data.options: unknown option\(s\) \['split_seed', 'test_size'\]"):
+        load_dataset("cifar10", root="data/", test_size=597, split_seed=0)
+    with pytest.raises(ValueError, match=r"model.options: unknown option\(s\) \['hidden'\]"):
+        build_model("resnet18_cifar", (3, 32, 32), 10, hidden=[32])

@@ -176,13 +176,24 @@ def load_cifar(name: str, root: str | Path = "data/", download: bool = False) ->
     )
 
 
+def _reject_unknown(name: str, unknown: dict) -> None:
+    if unknown:
+        raise ValueError(
+            f"data.options: unknown option(s) {sorted(unknown)} for dataset {name}; known: ['download', 'root']. "
+            "(Running `snakemake --configfile X.yaml` without --replace-workflow-config merges the options "
+            "of the default config.yaml into X's.)"
+        )
+
+
 @register_dataset("cifar10")
-def load_cifar10(root: str = "data/", download: bool = False) -> Dataset:
+def load_cifar10(root: str = "data/", download: bool = False, **unknown) -> Dataset:
     """CIFAR-10: 50,000 training and 10,000 test 32×32 colour images, 10 classes."""
+    _reject_unknown("cifar10", unknown)
     return load_cifar("cifar10", root, download)
 
 
 @register_dataset("cifar100")
-def load_cifar100(root: str = "data/", download: bool = False) -> Dataset:
+def load_cifar100(root: str = "data/", download: bool = False, **unknown) -> Dataset:
     """CIFAR-100 (fine labels): 50,000 training and 10,000 test images, 100 classes."""
+    _reject_unknown("cifar100", unknown)
     return load_cifar("cifar100", root, download)

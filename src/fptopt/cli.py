@@ -57,8 +57,7 @@ def _train(args, config):
 def _survival(args, config):
     from .stages import survival_stage
 
-    single = {p["name"]: paths.single_frequency_blocks(config, p["name"], args.results) for p in config["protocols"]}
-    survival_stage(config, paths.baseline_blocks(config, args.results), single, Path(args.results) / paths.SURVIVAL_DIR)
+    survival_stage(config, paths.baseline_blocks(config, args.results), Path(args.results) / paths.SURVIVAL_DIR)
 
 
 def _predict(args, config):
@@ -85,6 +84,7 @@ def _figures(args, config):
     inputs = {"baseline": paths.baseline_blocks(config, root),
               "single": paths.single_frequency_blocks(config, names[0], root),
               "survival": root / paths.SURVIVAL_DIR / "survival.parquet",
+              "single_survivals": [Path(paths.predict_dir(n, root)) / "single_frequency_survival.parquet" for n in names],
               "qss": root / paths.SURVIVAL_DIR / "qss.json",
               "pvalues": root / paths.SURVIVAL_DIR / "qss_pvalues.parquet",
               "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],

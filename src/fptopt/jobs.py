@@ -17,7 +17,7 @@ from .checkpoint import remove_checkpoint
 from .data import load_dataset
 from .models import build_model
 from .protocols import Schedule, get_protocol
-from .provenance import config_hash, provenance, write_sidecar, write_table
+from .provenance import config_hash, ensure_writable, provenance, write_sidecar, write_table
 from .training import Perturbation, TrainSettings, replica_seed, train_block
 
 STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
@@ -97,6 +97,7 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     """Train one block and write its tidy table (Parquet) with provenance."""
     if job.stage not in STAGES:
         raise ValueError(f"stage: expected one of {STAGES}, got {job.stage!r}")
+    ensure_writable(out)
     torch.set_num_threads(int(config["training"].get("threads", 1)))
     section = condition_section(config, job)
     fingerprint = config_hash(section)

@@ -142,7 +142,8 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
 
 def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     """Draw every figure of the study from the stage outputs named in ``inputs``
-    (keys: baseline, single, survival, qss, pvalues, predictions, responses, validations)."""
+    (keys: baseline, single, survival, single_survivals, qss, pvalues, predictions, responses,
+    validations)."""
     from .config import horizon as config_horizon
     from .provenance import read_table
     import json
@@ -164,7 +165,7 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
     figures = {
         "trajectories": trajectories(frames, column, target),
-        "survival": survival(read_table(inputs["survival"])),
+        "survival": survival(pd.concat([read_table(p) for p in [inputs["survival"], *inputs["single_survivals"]]])),
         "qss_evidence": qss_evidence(read_table(inputs["pvalues"]), qss["qss"]["t_q"], qss["qss"]["alpha"]),
         "response": response(pd.concat([read_table(p) for p in inputs["responses"]])),
         "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h),

@@ -58,6 +58,17 @@ def provenance(config_section, **extra) -> dict:
             "git_commit": git_commit(), **extra}
 
 
+def ensure_writable(path) -> None:
+    """Fail early, naming the path, when ``path``'s directory cannot be created or written."""
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"{parent}: cannot create the results directory ({error.strerror or error})") from error
+    if not os.access(parent, os.W_OK):
+        raise OSError(f"{parent}: results directory is not writable")
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it over ``path`` on success."""
@@ -87,7 +98,7 @@ def write_table(frame: pd.DataFrame, path, meta: dict | None = None) -> None:
                 )
             pq.write_table(table, temporary)
         else:
-            frame.to_csv(temporary, index=False, float_format="%.6g")
+            frame.to_csv(temporary, index=False, float_format="%.10g")
 
 
 def write_json(payload, path) -> None:

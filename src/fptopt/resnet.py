@@ -96,12 +96,18 @@ class ResNetCIFAR(nn.Module):
 
 
 @register_model("resnet18_cifar")
-def resnet18_cifar(input_shape, output_dim, width: int = 64) -> nn.Module:
+def resnet18_cifar(input_shape, output_dim, width: int = 64, **unknown) -> nn.Module:
     """ResNet-18 (BasicBlock [2, 2, 2, 2]) with the CIFAR stem.
 
     ``input_shape`` is (channels, height, width) of one image; ``width`` is
     the stem's channel count (64 in the recipe; smaller only for tests).
     """
+    if unknown:
+        raise ValueError(
+            f"model.options: unknown option(s) {sorted(unknown)} for resnet18_cifar; known: ['width']. "
+            "(Running `snakemake --configfile X.yaml` without --replace-workflow-config merges the options "
+            "of the default config.yaml into X's.)"
+        )
     if len(input_shape) != 3:
         raise ValueError(
             f"model.name resnet18_cifar: expected image inputs of shape (C, H, W), got {tuple(input_shape)}"

@@ -48,6 +48,11 @@ def trajectories(frame: pd.DataFrame, column: str) -> np.ndarray:
     return trajectories_from_frame(frame, column)[1]
 
 
+def n_diverged(frame: pd.DataFrame) -> int:
+    """Replicas whose loss became NaN/inf (censored at their last finite epoch)."""
+    return int(frame.groupby("replica")["diverged"].any().sum())
+
+
 def _observable(config: dict) -> tuple[str, float, str]:
     observable = config["observable"]
     return observable["column"], float(observable["target"]), observable["direction"]
@@ -64,49 +69,46 @@ def _passage_frame(fp, replicas, condition: str, protocol: str, tau: int) -> pd.
                          "time": fp.times, "observed": fp.observed})
 
 
-def survival_stage(config: dict, baseline_paths, single_paths: dict[str, list], out_dir) -> None:
-    """Kaplan–Meier curves, restricted MFPTs and QSS detection.
+def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, protocol: str, tau: int):
+    """First passages and the KM curve of one condition, plus its summary row."""
+    column, target, direction = _observable(config)
+    h = config_horizon(config)
+    replicas, values = trajectories_from_frame(frame, column)
+    fp = first_passage(values[:, :h], target, direction)
+    curve = kaplan_meier(fp, h, config["analysis"].get("confidence_level", 0.95))
+    mean = curve.restricted_mean(h)
+    summary = {"replicas": fp.n_replicas, "censored_fraction": fp.censored_fraction, "diverged": n_diverged(frame),
+               "mfpt_restricted": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high}
+    return (values[:, :h], fp, _curve_frame(curve, condition, protocol, tau),
+            _passage_frame(fp, replicas, condition, protocol, tau), summary)
 
-    Writes ``first_passage.parquet`` (one row per condition × replica),
-    ``survival.parquet`` (one row per condition × t), ``qss.json`` and
-    ``qss_pvalues.parquet`` (one row per tested pair of epochs).
+
+def survival_stage(config: dict, baseline_paths, out_dir) -> None:
+    """Baseline Kaplan–Meier curve, restricted MFPT and QSS detection.
+
+    Writes ``first_passage.parquet`` (one row per replica), ``survival.parquet``
+    (one row per t), ``qss.json`` and ``qss_pvalues.parquet`` (one row per
+    tested pair of epochs).
     """
     out_dir = Path(out_dir)
     column, target, direction = _observable(config)
-    h = config_horizon(config)
     analysis = config["analysis"]
-    level = analysis.get("confidence_level", 0.95)
-    conditions = [("baseline", "none", 0, load_condition(baseline_paths, config, "train_baseline"))]
-    for protocol, paths in single_paths.items():
-        tau = protocol_config(config, protocol)["tau_star"]
-        frame = load_condition(paths, config, "train_single_frequency", protocol, tau)
-        conditions.append((f"train_single_frequency/{protocol}/tau{tau}", protocol, tau, frame))
-    curves, passages, summary = [], [], {"horizon": h, "target": target, "direction": direction, "column": column}
-    for condition, protocol, tau, frame in conditions:
-        replicas, values = trajectories_from_frame(frame, column)
-        fp = first_passage(values[:, :h], target, direction)
-        curve = kaplan_meier(fp, h, level)
-        curves.append(_curve_frame(curve, condition, protocol, tau))
-        passages.append(_passage_frame(fp, replicas, condition, protocol, tau))
-        mean = curve.restricted_mean(h)
-        summary.setdefault("conditions", {})[condition] = {
-            "replicas": fp.n_replicas, "censored_fraction": fp.censored_fraction,
-            "mfpt_restricted": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high}
-        if condition == "baseline":
-            baseline_fp, baseline_values = fp, values[:, :h]
-    qss = detect_qss(baseline_values, baseline_fp, alpha=analysis["alpha"],
-                     min_survivors=analysis.get("min_survivors", 20))
-    plateau = baseline_values[:, -min(20, h):]
-    summary["qss"] = {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
-                      "hazard_high": qss.hazard_high, "message": qss.message, "alpha": analysis["alpha"]}
-    summary["baseline_plateau"] = {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
-                                   "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}
+    frame = load_condition(baseline_paths, config, "train_baseline")
+    values, fp, curve, passages, baseline = _condition_survival(frame, config, "baseline", "none", 0)
+    qss = detect_qss(values, fp, alpha=analysis["alpha"], min_survivors=analysis.get("min_survivors", 20))
+    plateau = values[:, -min(20, values.shape[1]):]
+    summary = {"horizon": config_horizon(config), "target": target, "direction": direction, "column": column,
+               "conditions": {"baseline": baseline},
+               "qss": {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
+                       "hazard_high": qss.hazard_high, "message": qss.message, "alpha": analysis["alpha"]},
+               "baseline_plateau": {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
+                                    "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
     pairs = np.argwhere(np.isfinite(qss.pvalues))
     pvalues = pd.DataFrame({"epoch": pairs[:, 0] + 1, "later_epoch": pairs[:, 1] + 1,
                             "p_adjusted": qss.pvalues[pairs[:, 0], pairs[:, 1]]})
     meta = provenance(config, stage="survival")
-    write_table(pd.concat(passages, ignore_index=True), out_dir / "first_passage.parquet", meta)
-    write_table(pd.concat(curves, ignore_index=True), out_dir / "survival.parquet", meta)
+    write_table(passages, out_dir / "first_passage.parquet", meta)
+    write_table(curve, out_dir / "survival.parquet", meta)
     write_table(pvalues, out_dir / "qss_pvalues.parquet", meta)
     write_json({**summary, "provenance": meta}, out_dir / "qss.json")
 
@@ -124,8 +126,8 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     column, target, direction = _observable(config)
     tau_star = protocol_config(config, protocol)["tau_star"]
     baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
-    perturbed = trajectories(load_condition(single_paths, config, "train_single_frequency", protocol, tau_star),
-                             column)
+    single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
+    perturbed = trajectories(single, column)
     analysis = config["analysis"]
     result = analyze(baseline, perturbed, tau_star, target, direction, horizon=config_horizon(config),
                      taus=prediction_taus(config, protocol), bootstrap=analysis["bootstrap"],
@@ -136,7 +138,12 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
                         "phi": response.phi, "low": low, "high": high})
-    write_table(phi, Path(out_dir) / "response.parquet", provenance(config, stage="predict", protocol=protocol))
+    meta = provenance(config, stage="predict", protocol=protocol)
+    write_table(phi, Path(out_dir) / "response.parquet", meta)
+    condition = f"train_single_frequency/{protocol}/tau{tau_star}"
+    *_, curve, _, measured = _condition_survival(single, config, condition, protocol, tau_star)
+    write_table(curve, Path(out_dir) / "single_frequency_survival.parquet", meta)
+    write_json({**measured, "condition": condition, "provenance": meta}, Path(out_dir) / "single_frequency.json")
 
 
 def _accuracy_summary(values: np.ndarray, h: int) -> dict:
@@ -165,14 +172,16 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
     baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
     rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, h)})
     for tau, paths in sorted(sweep_paths.items()):
-        values = trajectories(load_condition(paths, config, "train_sweep", protocol, tau), column)
+        frame = load_condition(paths, config, "train_sweep", protocol, tau)
+        values = trajectories(frame, column)
         measured = first_passage(values[:, :h], target, direction)
         predicted_curve = curves.loc[curves["tau"] == tau].sort_values("t")["sf"].to_numpy()
         row = prediction.loc[tau]
         comparison = compare(predicted_curve, row["mfpt"], row["mfpt_low"], row["mfpt_high"], measured, h, level)
         rows.append({"protocol": protocol, "tau": tau, "kind": "sweep", **comparison.as_dict(),
                      "extrapolated": bool(row["extrapolated"]), "outside_qss": bool(row["outside_qss"]),
-                     "censored_fraction": measured.censored_fraction, **_accuracy_summary(values, h)})
+                     "censored_fraction": measured.censored_fraction, "n_diverged": n_diverged(frame),
+                     **_accuracy_summary(values, h)})
         measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
                                             protocol, tau))
     meta = provenance(config, stage="validate", protocol=protocol)

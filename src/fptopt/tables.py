@@ -22,7 +22,7 @@ from .provenance import atomic_path, read_table, write_table
 VALIDATION_COLUMNS = ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
                       "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci", "extrapolated",
                       "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth", "best_acc",
-                      "best_acc_halfwidth", "horizon", "n_replicas"]
+                      "best_acc_halfwidth", "horizon", "n_replicas", "n_diverged"]
 
 
 def validation_table(validate_paths: list) -> pd.DataFrame:

@@ -18,10 +18,14 @@ wildcard_constraints:
     protocol="|".join(p["name"] for p in config["protocols"]),
 
 
+# With --software-deployment-method conda every rule runs in the project's environment.
+CONDA_ENV = "../../environment.yml"
 PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
 BLOCKS = list(range(n_blocks(config)))
 TRAIN_RESOURCES = config["resources"]["train"]
 ANALYSIS_RESOURCES = config["resources"]["analysis"]
+# The SLURM plugin turns gpu + gpu_model into --gpus=<model>:<n>; never ask for a model of 0 GPUs.
+GPU_MODEL = TRAIN_RESOURCES.get("gpu_model", "") if TRAIN_RESOURCES.get("gpu", 0) > 0 else ""
 CHECKPOINT_DIR = config.get("checkpoint_dir", "checkpoints")
 FIGURE_NAMES = [
     "trajectories",
@@ -41,10 +45,6 @@ def baseline_blocks(wildcards=None):
 
 def single_frequency_blocks(protocol):
     return paths.single_frequency_blocks(config, protocol)
-
-
-def all_single_frequency_blocks(wildcards=None):
-    return [path for name in PROTOCOL_NAMES for path in single_frequency_blocks(name)]
 
 
 def sweep_blocks(protocol):

@@ -6,6 +6,7 @@ rule figures:
         baseline=baseline_blocks,
         single=single_frequency_blocks(PROTOCOL_NAMES[0]),
         survival="results/survival/survival.parquet",
+        single_survivals=expand("results/predict/{protocol}/single_frequency_survival.parquet", protocol=PROTOCOL_NAMES),
         qss="results/survival/qss.json",
         pvalues="results/survival/qss_pvalues.parquet",
         predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),
@@ -22,5 +23,7 @@ rule figures:
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/figures.py"

@@ -11,6 +11,8 @@ rule predict:
         survival="results/predict/{protocol}/prediction_survival.csv",
         summary="results/predict/{protocol}/summary.json",
         response="results/predict/{protocol}/response.parquet",
+        single_survival="results/predict/{protocol}/single_frequency_survival.parquet",
+        single_summary="results/predict/{protocol}/single_frequency.json",
     log:
         "logs/predict/{protocol}.log",
     params:
@@ -20,5 +22,7 @@ rule predict:
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/predict.py"

@@ -1,10 +1,9 @@
-# Stage 3: Kaplan–Meier survival, restricted MFPT and quasi-steady-state detection.
+# Stage 3: the baseline's Kaplan–Meier survival, restricted MFPT and quasi-steady-state detection.
 
 
 rule survival:
     input:
         baseline=baseline_blocks,
-        single=all_single_frequency_blocks,
     output:
         first_passage="results/survival/first_passage.parquet",
         survival="results/survival/survival.parquet",
@@ -18,5 +17,7 @@ rule survival:
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/survival.py"

@@ -17,5 +17,7 @@ rule tables:
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/tables.py"

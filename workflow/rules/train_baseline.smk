@@ -15,7 +15,10 @@ rule train_baseline:
     threads: config["training"].get("threads", 1)
     resources:
         gpu=TRAIN_RESOURCES.get("gpu", 0),
+        gpu_model=GPU_MODEL,
         mem_mb=TRAIN_RESOURCES["mem_mb"],
         runtime=TRAIN_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/train.py"

@@ -18,5 +18,7 @@ rule validate:
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
+    conda:
+        CONDA_ENV
     script:
         "../scripts/validate.py"

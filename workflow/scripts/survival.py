@@ -2,11 +2,8 @@
 
 from pathlib import Path
 
-from fptopt import paths
 from fptopt.stages import survival_stage
 from fptopt.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
-    config = snakemake.config  # noqa: F821
-    single = {p["name"]: paths.single_frequency_blocks(config, p["name"]) for p in config["protocols"]}
-    survival_stage(config, list(snakemake.input.baseline), single, Path(snakemake.output.qss).parent)  # noqa: F821
+    survival_stage(snakemake.config, list(snakemake.input.baseline), Path(snakemake.output.qss).parent)  # noqa: F821
