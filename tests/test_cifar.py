@@ -174,7 +174,7 @@ def test_resnet18_cifar_structure():
 
 def test_batchnorm_buffers_under_vmap_match_a_plain_module():
     """Stacked running statistics are updated per replica exactly as nn.Module does
-    it (float64, so the comparison is exact up to rounding)."""
+    it (float64 model, so only rounding separates the two)."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(64, 3, 32, 32, generator=generator, dtype=torch.float64)
     y = torch.randint(0, 10, (64,), generator=generator)
@@ -200,7 +200,9 @@ def test_batchnorm_buffers_under_vmap_match_a_plain_module():
             accuracy = 100.0 * float((model(x[:32]).argmax(1) == y[:32]).double().mean())
         for name, value in model.state_dict().items():
             live = stack.buffers.get(name, stack.params.get(name))
-            torch.testing.assert_close(live[k].detach(), value, rtol=1e-9, atol=1e-12)
+            # float64 would agree to ~1e-15, but the trainer computes the loss from
+            # outputs.float() (float32), so the gradients agree to float32 rounding
+            torch.testing.assert_close(live[k].detach(), value, rtol=1e-5, atol=1e-7)
         assert stack.records[0]["test_acc"][k] == accuracy
         assert int(stack.buffers["bn1.num_batches_tracked"][k]) == 4
 

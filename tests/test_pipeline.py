@@ -86,6 +86,7 @@ def test_validation_table_schema_and_ranges(tiny_run):
     assert set(optimum["protocol"]) == {"shrink_perturb", "full_reset"}
     assert (optimum["theory_replica_epochs"] == 2 * 60 * 24).all()
     assert (optimum["best_tau_low"] <= optimum["best_tau"]).all() and (optimum["best_tau"] <= optimum["best_tau_high"]).all()
+    assert (optimum["best_tau"] >= optimum["t_q"]).all()  # the optimum is searched where the theory holds
 
 
 def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):

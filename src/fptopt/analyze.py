@@ -111,8 +111,15 @@ class AnalysisResult:
 
 def analyze(baseline, perturbed, tau_star: int, target: float, direction: str = "above",
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
-            seed: int = 0, confidence_level: float = 0.95) -> AnalysisResult:
-    """Full analysis of trajectory arrays (replicas x epochs); see module doc."""
+            seed: int = 0, confidence_level: float = 0.95,
+            restrict_to_qss: bool = True) -> AnalysisResult:
+    """Full analysis of trajectory arrays (replicas x epochs); see module doc.
+
+    With ``restrict_to_qss`` (default) the optimal period is searched only
+    among periods τ ≥ t_q, where the theory's assumptions hold (THEORY §4:
+    "the admissible grid"); predictions for τ < t_q are still reported,
+    flagged ``outside_qss``. Without a detected QSS every τ is admissible.
+    """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if bootstrap < 0:
@@ -137,10 +144,13 @@ def analyze(baseline, perturbed, tau_star: int, target: float, direction: str = 
     curve = kaplan_meier(base_fp, horizon, confidence_level)
     response = response_function(pert_fp, tau_star, confidence_level)
     prediction = predict_periodic(curve.sf, response, taus, horizon, t_q=qss.t_q)
+    admissible = None
+    if restrict_to_qss and qss.t_q is not None and (taus >= qss.t_q).any():
+        admissible = taus >= qss.t_q
     boot = None
     if bootstrap:
         boot = bootstrap_prediction(base_fp, pert_fp, tau_star, taus, horizon, bootstrap,
-                                    confidence_level, seed)
+                                    confidence_level, seed, admissible=admissible)
     validation = {}
     for tau, trajectories in sorted(sweeps.items()):
         index = int(np.flatnonzero(taus == tau)[0])
@@ -152,7 +162,7 @@ def analyze(baseline, perturbed, tau_star: int, target: float, direction: str = 
         validation[tau] = compare(prediction.curves[index], prediction.mfpt[index], low, high,
                                   measured, horizon, confidence_level)
     return AnalysisResult(horizon, int(tau_star), float(target), direction, curve, qss, response,
-                          prediction, optimal_period(prediction), boot, validation)
+                          prediction, optimal_period(prediction, admissible), boot, validation)
 
 
 def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:

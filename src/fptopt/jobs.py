@@ -81,6 +81,7 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
         optimizer=name,
         optimizer_options=optimizer,
         device=device or training.get("device", "cpu"),
+        precision=training.get("precision", "float32"),
     )
 
 

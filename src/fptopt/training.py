@@ -53,6 +53,16 @@ class TrainSettings:
     optimizer_options: dict = field(default_factory=dict)
     device: str = "cpu"
     eval_batch_size: int = 2048
+    precision: str = "float32"  # or "bf16": autocast of the forward pass on CUDA (weights stay float32)
+
+    def __post_init__(self):
+        if self.precision not in ("float32", "bf16"):
+            raise ValueError(f"training.precision: expected 'float32' or 'bf16', got {self.precision!r}")
+
+    def autocast(self):
+        """bf16 autocast on CUDA when asked for; a no-op context otherwise."""
+        enabled = self.precision == "bf16" and self.device.startswith("cuda")
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,9 @@ class ReplicaStack:
         for step in range(n_steps):
             index = order[:, step * batch : (step + 1) * batch]
             inputs, targets = self.dataset.x_train[index], self.dataset.y_train[index]
-            outputs = vmap(self._forward)({**self.params, **self.buffers}, inputs)
-            losses = self._losses(outputs, targets)
+            with self.settings.autocast():
+                outputs = vmap(self._forward)({**self.params, **self.buffers}, inputs)
+            losses = self._losses(outputs.float(), targets)
             self.alive &= torch.isfinite(losses.detach())
             objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
             grads = torch.autograd.grad(objective, list(self.params.values()))
@@ -140,7 +151,8 @@ class ReplicaStack:
         for start in range(0, x_test.shape[0], self.settings.eval_batch_size):
             inputs = x_test[start : start + self.settings.eval_batch_size]
             targets = y_test[start : start + self.settings.eval_batch_size]
-            outputs = vmap(self._forward, in_dims=(0, None))(state, inputs)
+            with self.settings.autocast():
+                outputs = vmap(self._forward, in_dims=(0, None))(state, inputs).float()
             expanded = targets.unsqueeze(0).expand(outputs.shape[0], *targets.shape)
             loss_sum += self._losses(outputs, expanded).double() * inputs.shape[0]
             if self.dataset.task == "classification":
