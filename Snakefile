@@ -1,5 +1,8 @@
 # The first-passage study, stage by stage (read workflow/rules/ in this order).
-configfile: "config.yaml"
+# `--configfile FILE` replaces the default config.yaml (it is not merged into it).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -64,7 +64,7 @@ def protocol_config(config: dict, name: str) -> dict:
 def condition_section(config: dict, job: Job) -> dict:
     """The part of the config a job's result depends on (hashed into provenance)."""
     section = {key: config[key] for key in ("seed", "data", "model")}
-    section["training"] = {k: v for k, v in config["training"].items() if k not in ("replicas_per_job", "device", "threads")}
+    section["training"] = {k: v for k, v in config["training"].items() if k not in ("replicas_per_job", "device", "threads", "eval_batch_size")}
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         section["protocol"] = {"kind": entry["kind"], "options": entry.get("options", {}), "tau": job.tau}
@@ -82,6 +82,7 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
         optimizer_options=optimizer,
         device=device or training.get("device", "cpu"),
         precision=training.get("precision", "float32"),
+        eval_batch_size=training.get("eval_batch_size", 2048),
     )
 
 

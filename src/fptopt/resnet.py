@@ -37,9 +37,24 @@ no effect with a fixed momentum.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .models import register_model
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm that always computes in float32, also inside bf16 autocast.
+
+    Under ``vmap`` on CUDA, autocast hands BatchNorm a bf16 input with float32
+    running statistics, and the batched backward then fails ("Expected
+    running_mean to have type BFloat16"). Normalizing in float32 is what
+    autocast does for a plain model anyway; the next convolution casts back.
+    """
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            return super().forward(inputs.to(torch.promote_types(inputs.dtype, torch.float32)))
 
 
 class BasicBlock(nn.Module):
@@ -50,14 +65,14 @@ class BasicBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.bn1 = BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.bn2 = BatchNorm2d(planes)
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Sequential(
                 nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes),
+                BatchNorm2d(planes),
             )
 
     def forward(self, x):
@@ -73,7 +88,7 @@ class ResNetCIFAR(nn.Module):
         super().__init__()
         self.in_planes = width
         self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
+        self.bn1 = BatchNorm2d(width)
         stages = []
         for index, n_blocks in enumerate(blocks):
             stride = 1 if index == 0 else 2

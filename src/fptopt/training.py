@@ -74,6 +74,11 @@ class Perturbation:
     schedule: Schedule
 
 
+def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """Losses in float32 after a bf16 forward; float64 models stay float64."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+
+
 INIT_STREAM, DATA_STREAM = 0, 1
 
 
@@ -132,7 +137,7 @@ class ReplicaStack:
             inputs, targets = self.dataset.x_train[index], self.dataset.y_train[index]
             with self.settings.autocast():
                 outputs = vmap(self._forward)({**self.params, **self.buffers}, inputs)
-            losses = self._losses(outputs.float(), targets)
+            losses = self._losses(_at_least_float32(outputs), targets)
             self.alive &= torch.isfinite(losses.detach())
             objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
             grads = torch.autograd.grad(objective, list(self.params.values()))
@@ -152,7 +157,7 @@ class ReplicaStack:
             inputs = x_test[start : start + self.settings.eval_batch_size]
             targets = y_test[start : start + self.settings.eval_batch_size]
             with self.settings.autocast():
-                outputs = vmap(self._forward, in_dims=(0, None))(state, inputs).float()
+                outputs = _at_least_float32(vmap(self._forward, in_dims=(0, None))(state, inputs))
             expanded = targets.unsqueeze(0).expand(outputs.shape[0], *targets.shape)
             loss_sum += self._losses(outputs, expanded).double() * inputs.shape[0]
             if self.dataset.task == "classification":
