@@ -241,6 +241,7 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
     return parser
 
 
@@ -258,6 +259,10 @@ def run_analyze(args: argparse.Namespace) -> int:
                          args.horizon, taus, sweeps, args.bootstrap, args.seed)
         hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
         write_analysis(result, args.out, hashes)
+        if not args.no_figures:
+            from .plots import analysis_figures
+
+            analysis_figures(result, baseline, perturbed, args.column, args.out)
     except (ValueError, OSError) as error:
         print(f"fptopt analyze: error: {error}", file=sys.stderr)
         return 2

@@ -172,3 +172,38 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
         "accuracy_vs_tau": accuracy_vs_tau(sweeps, baseline_final, column),
     }
     return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]
+
+
+def _tidy(values: np.ndarray, column: str) -> pd.DataFrame:
+    replicas, epochs = np.indices(values.shape)
+    return pd.DataFrame({"replica": replicas.ravel(), "epoch": epochs.ravel() + 1, column: values.ravel()})
+
+
+def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column: str, out_dir) -> list[Path]:
+    """The study's figures for ``fptopt analyze``: anyone's logs, one perturbed run."""
+    from .qss import pvalue_table
+    from .survival import first_passage, kaplan_meier
+
+    out_dir = Path(out_dir)
+    label = f"perturbed, τ* = {result.tau_star}"
+    measured = kaplan_meier(first_passage(perturbed[:, :result.horizon], result.target, result.direction),
+                            result.horizon, result.baseline.confidence_level)
+    curves = pd.concat([
+        pd.DataFrame({"condition": name, "protocol": "perturbed", "tau": result.tau_star, "t": c.t, "sf": c.sf,
+                      "low": c.low, "high": c.high}) for name, c in (("baseline", result.baseline), (label, measured))])
+    response_frame = pd.DataFrame({"protocol": "perturbed", "tau_star": result.tau_star, "u": result.response.u,
+                                   "phi": result.response.phi, "low": result.response.low, "high": result.response.high})
+    predictions = result.prediction_table().assign(protocol="perturbed")
+    validation = result.validation_table()
+    validation = (validation.rename(columns={"measured": "measured_mfpt"}).assign(protocol="perturbed")
+                  if not validation.empty else pd.DataFrame(columns=["protocol", "tau", "measured_mfpt",
+                                                                      "measured_low", "measured_high"]))
+    figures = {
+        "trajectories": trajectories({"baseline": _tidy(baseline, column), label: _tidy(perturbed, column)},
+                                     column, result.target),
+        "survival": survival(curves),
+        "qss_evidence": qss_evidence(pvalue_table(result.qss), result.qss.t_q, result.qss.alpha),
+        "response": response(response_frame),
+        "mfpt_vs_tau": mfpt_vs_tau(predictions, validation, result.prediction.baseline_mfpt, result.horizon),
+    }
+    return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]

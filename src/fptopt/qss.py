@@ -158,3 +158,12 @@ def holm_adjust(pvalues) -> np.ndarray:
     adjusted = np.empty(m)
     adjusted[order] = np.maximum.accumulate(stepped)
     return adjusted
+
+
+def pvalue_table(result: QSSResult):
+    """The tested epoch pairs as a tidy table: epoch, later_epoch, p_adjusted (1-based epochs)."""
+    import pandas as pd
+
+    pairs = np.argwhere(np.isfinite(result.pvalues))
+    return pd.DataFrame({"epoch": pairs[:, 0] + 1, "later_epoch": pairs[:, 1] + 1,
+                         "p_adjusted": result.pvalues[pairs[:, 0], pairs[:, 1]]})

@@ -17,7 +17,7 @@ from .config import horizon as config_horizon
 from .jobs import Job, condition_section, protocol_config
 from .logs import trajectories_from_frame
 from .provenance import config_hash, file_hash, provenance, read_table, table_meta, write_json, write_table
-from .qss import detect_qss
+from .qss import detect_qss, pvalue_table
 from .survival import first_passage, kaplan_meier
 from .validation import compare
 
@@ -103,9 +103,7 @@ def survival_stage(config: dict, baseline_paths, out_dir) -> None:
                        "hazard_high": qss.hazard_high, "message": qss.message, "alpha": analysis["alpha"]},
                "baseline_plateau": {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
                                     "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
-    pairs = np.argwhere(np.isfinite(qss.pvalues))
-    pvalues = pd.DataFrame({"epoch": pairs[:, 0] + 1, "later_epoch": pairs[:, 1] + 1,
-                            "p_adjusted": qss.pvalues[pairs[:, 0], pairs[:, 1]]})
+    pvalues = pvalue_table(qss)
     meta = provenance(config, stage="survival")
     write_table(passages, out_dir / "first_passage.parquet", meta)
     write_table(curve, out_dir / "survival.parquet", meta)
