@@ -20,7 +20,7 @@ RULES = ["train_baseline", "train_single_frequency", "survival", "predict", "tra
 
 
 def copy_workflow(destination: Path) -> Path:
-    for name in ("Snakefile", "config.yaml"):
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
         shutil.copy(ROOT / name, destination / name)
     shutil.copytree(ROOT / "workflow", destination / "workflow")
     (destination / "tests" / "config").mkdir(parents=True)
