@@ -1,9 +1,15 @@
-"""Thin glue: one training block of a Snakemake job → fptopt.jobs.run_training_job."""
+"""Thin glue: one training block of a Snakemake job → fptopt.jobs.run_training_job.
 
+A job that asks for GPUs (``resources: gpu``) first claims its own devices, so
+parallel jobs on a multi-GPU machine never share one (fptopt.gpu_slots).
+"""
+
+from fptopt.gpu_slots import gpu_slot
 from fptopt.jobs import Job, run_training_job
 from fptopt.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     params = snakemake.params  # noqa: F821
     job = Job(stage=params.stage, protocol=params.protocol, tau=params.tau, block=int(snakemake.wildcards.block))  # noqa: F821
-    run_training_job(snakemake.config, job, snakemake.output[0], checkpoint_dir=params.checkpoint_dir)  # noqa: F821
+    with gpu_slot(n_wanted=int(snakemake.resources.get("gpu", 0))):  # noqa: F821
+        run_training_job(snakemake.config, job, snakemake.output[0], checkpoint_dir=params.checkpoint_dir)  # noqa: F821
