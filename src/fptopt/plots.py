@@ -145,8 +145,10 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     (keys: baseline, single, survival, single_survivals, qss, pvalues, predictions, responses,
     validations)."""
     from .config import horizon as config_horizon
-    from .provenance import read_table
     import json
+
+    from .provenance import read_table
+    from .tables import baseline_final_value, validation_table
 
     out_dir = Path(out_dir)
     column, target = config["observable"]["column"], config["observable"]["target"]
@@ -157,11 +159,8 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
               f"{first['name']}, τ* = {first['tau_star']}": pd.concat([read_table(p) for p in inputs["single"]])}
     predictions = pd.concat([read_table(p).assign(protocol=e["name"])
                              for p, e in zip(inputs["predictions"], config["protocols"])])
-    validations = pd.concat([read_table(p) for p in inputs["validations"]])
-    sweeps = validations[validations["kind"] == "sweep"].rename(
-        columns={"final_value": "final_acc", "final_value_halfwidth": "final_acc_halfwidth",
-                 "best_value": "best_acc", "best_value_halfwidth": "best_acc_halfwidth"})
-    baseline_final = float(validations.loc[validations["kind"] == "baseline", "final_value"].iloc[0])
+    sweeps = validation_table(inputs["validations"])
+    baseline_final = baseline_final_value(inputs["validations"])
     baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
     figures = {
         "trajectories": trajectories(frames, column, target),

@@ -35,8 +35,14 @@ def validation_table(validate_paths: list) -> pd.DataFrame:
     return table[VALIDATION_COLUMNS].sort_values(["protocol", "tau"]).reset_index(drop=True)
 
 
+def baseline_final_value(validate_paths: list) -> float:
+    """The unperturbed replicas' mean final-epoch observable (stored with every validation)."""
+    rows = read_table(validate_paths[0]).query("kind == 'baseline'")
+    return float(rows["final_value"].iloc[0])
+
+
 def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataFrame,
-                  baseline_rows: pd.DataFrame) -> pd.DataFrame:
+                  baseline_final: float) -> pd.DataFrame:
     """Per protocol: predicted optimum, speedup, and the replica-epoch cost.
 
     Theory = baseline + one single-frequency run; the validation sweep is what
@@ -62,7 +68,7 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
             "theory_replica_epochs": 2 * replicas * epochs,
             "validation_sweep_replica_epochs": len(entry["sweep_taus"]) * replicas * epochs,
             "grid_sweep_replica_epochs": len(grid) * replicas * epochs,
-            "baseline_final_acc": float(baseline_rows["final_value"].iloc[0]),
+            "baseline_final_acc": baseline_final,
         })
     table = pd.DataFrame(rows)
     table["grid_sweep_cost_ratio"] = table["grid_sweep_replica_epochs"] / table["theory_replica_epochs"]
@@ -81,8 +87,7 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, out_di
     summaries = {}
     for entry, path in zip(config["protocols"], summary_paths):
         summaries[entry["name"]] = json.loads(Path(path).read_text())
-    baseline_rows = read_table(validate_paths[0]).query("kind == 'baseline'")
-    optimum = optimum_table(config, summaries, validation, baseline_rows)
+    optimum = optimum_table(config, summaries, validation, baseline_final_value(validate_paths))
     h = config_horizon(config)
     for name, table, title in (
         ("validation", validation, f"Predicted vs measured ⟨T_τ ∧ {h}⟩ (epochs, restricted to H = {h})"),
