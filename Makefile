@@ -30,4 +30,5 @@ lint: env
 	$(BIN)/snakemake --lint
 
 clean:
-	rm -rf results/* logs checkpoints .snakemake
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf logs checkpoints .snakemake
