@@ -33,6 +33,7 @@ import pandas as pd
 from . import __version__
 from .bootstrap import BootstrapResult, bootstrap_prediction
 from .logs import read_trajectories
+from .provenance import file_sha256
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
 from .theory import (OptimalPeriod, PeriodicPrediction, Response, optimal_period,
@@ -219,7 +220,7 @@ def input_hash(path) -> str:
     """SHA-256 of a file, or of the sorted (name, file hash) list of a directory."""
     path = Path(path)
     if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     digest = hashlib.sha256()
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(f"{child.relative_to(path)}\0{input_hash(child)}\n".encode())

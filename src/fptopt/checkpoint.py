@@ -3,20 +3,18 @@ they belong to the same job (same fingerprint of config, seeds and code)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import torch
 
+from .provenance import atomic_path
+
 
 def save_checkpoint(path, fingerprint: str, snapshot: dict) -> None:
     """Write ``snapshot`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"fingerprint": fingerprint, "snapshot": snapshot}, temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        torch.save({"fingerprint": fingerprint, "snapshot": snapshot}, temporary)
 
 
 def load_checkpoint(path, fingerprint: str) -> dict | None:

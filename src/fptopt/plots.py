@@ -24,13 +24,13 @@ OBSERVABLE_LABELS = {"test_acc": "test accuracy (%)", "test_loss": "test loss", 
 
 def save(figure, stem) -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf``; close the figure."""
+    from .provenance import atomic_path
+
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        temporary = path.with_name(f".tmp-{path.name}")
-        figure.savefig(temporary, dpi=150, bbox_inches="tight", format=path.suffix[1:])
-        temporary.replace(path)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=150, bbox_inches="tight", format=path.suffix[1:])
     plt.close(figure)
     return paths
 

@@ -28,12 +28,13 @@ def config_hash(section) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_hash(path) -> str:
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
 def git_commit() -> str:

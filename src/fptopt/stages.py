@@ -16,7 +16,7 @@ from .analyze import analyze, write_analysis
 from .config import horizon as config_horizon
 from .jobs import Job, condition_section, protocol_config
 from .logs import trajectories_from_frame
-from .provenance import config_hash, file_hash, provenance, read_table, table_meta, write_json, write_table
+from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
 from .qss import detect_qss, pvalue_table
 from .survival import first_passage, kaplan_meier
 from .validation import compare
@@ -130,7 +130,7 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     result = analyze(baseline, perturbed, tau_star, target, direction, horizon=config_horizon(config),
                      taus=prediction_taus(config, protocol), bootstrap=analysis["bootstrap"],
                      seed=config["seed"], confidence_level=analysis.get("confidence_level", 0.95))
-    inputs = {str(p): file_hash(p) for p in [*baseline_paths, *single_paths]}
+    inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths]}
     write_analysis(result, out_dir, inputs)
     response = result.response
     low, high = response.confidence_interval()
