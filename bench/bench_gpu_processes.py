@@ -82,6 +82,8 @@ def main() -> None:
         return worker(args.replicas, args.steps, args.go_file)
     import torch
 
+    from report import emit  # bench/report.py (the script's folder is on sys.path)
+
     runs = []
     for n_workers in (int(n) for n in args.workers.split(",")):
         run = run_concurrently(n_workers, args.replicas, args.steps, args.go_file)
@@ -91,10 +93,7 @@ def main() -> None:
     result = {"card": torch.cuda.get_device_name(), "runs": runs,
               "speedup_best_vs_one_worker": runs[0]["train_s_per_replica_epoch"]
               / min(r["train_s_per_replica_epoch"] for r in runs)}
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

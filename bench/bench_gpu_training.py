@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from report import emit  # bench/report.py (the script's folder is on sys.path)
 
 from fptopt.data import Dataset
 from fptopt.models import build_model, draw_initial_state
@@ -155,10 +156,7 @@ def main() -> None:
         "method": f"{steps} timed steps of batch {batch} after warm-up, extrapolated to "
                   f"{TRAIN_STEPS_PER_EPOCH} steps + {TEST_IMAGES} test images; synthetic CIFAR-shaped data",
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

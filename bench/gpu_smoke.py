@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
+
+from report import emit  # bench/report.py (the script's folder is on sys.path)
 
 from fptopt.data import Dataset
 from fptopt.gpu_slots import gpu_slot
@@ -95,9 +96,7 @@ def main() -> None:
                 check(work, report) if check is training_jobs else check(report)
             except Exception as error:  # report every check, even after one fails
                 report[check.__name__] = {"error": f"{type(error).__name__}: {error}"}
-    print(json.dumps(report, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":
