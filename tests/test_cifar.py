@@ -172,17 +172,22 @@ def test_resnet18_cifar_structure():
         build_model("resnet18_cifar", (64,), 10)
 
 
-def test_batchnorm_buffers_under_vmap_match_a_plain_module():
+@pytest.mark.parametrize("engine, channels_last", [("vmap", None), ("loop", False), ("loop", True)])
+def test_batchnorm_buffers_of_the_stack_match_a_plain_module(engine, channels_last):
     """Stacked running statistics are updated per replica exactly as nn.Module does
-    it (float64 model, so only rounding separates the two)."""
+    it (float64 model, so only rounding separates the two), under vmap and under
+    the loop engine, whose slices may be channels-last."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(64, 3, 32, 32, generator=generator, dtype=torch.float64)
     y = torch.randint(0, 10, (64,), generator=generator)
     dataset = Dataset("fake", x, y, x[:32].clone(), y[:32].clone(), "classification", 10)
     template = build_model("resnet18_cifar", (3, 32, 32), 10, width=8).double()
     seeds = [11, 22]
-    settings = TrainSettings(epochs=1, batch_size=16, optimizer_options={"lr": 0.01, "momentum": 0.9})
+    settings = TrainSettings(epochs=1, batch_size=16, optimizer_options={"lr": 0.01, "momentum": 0.9},
+                             engine=engine, channels_last=channels_last)
     stack = ReplicaStack(template, dataset, seeds, settings)
+    if channels_last:
+        assert stack.params["conv1.weight"][0].is_contiguous(memory_format=torch.channels_last)
     stack.run_epoch(None)
     for k, seed in enumerate(seeds):
         model = copy.deepcopy(template)

@@ -48,11 +48,12 @@ def plain_loop(template, dataset, seed, settings, make_optimizer, shrink_after=N
     return model.state_dict(), accuracies
 
 
+@pytest.mark.parametrize("engine", ["vmap", "loop"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_replica_k_equals_the_same_replica_trained_alone(digits, optimizer):
+def test_replica_k_equals_the_same_replica_trained_alone(digits, optimizer, engine):
     template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
     options = {"sgd": {"lr": 0.05, "momentum": 0.9}, "adam": {"lr": 0.003}}[optimizer]
-    settings = TrainSettings(epochs=3, batch_size=64, optimizer=optimizer, optimizer_options=options)
+    settings = TrainSettings(epochs=3, batch_size=64, optimizer=optimizer, optimizer_options=options, engine=engine)
     perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=2))
     stack = ReplicaStack(template, digits, SEEDS, settings)
     for _ in range(settings.epochs):

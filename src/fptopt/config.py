@@ -50,6 +50,12 @@ def check_config(config: dict) -> dict:
         late = [t for t in entry["sweep_taus"] if t >= epochs]
         if late:
             raise ConfigError(f"config key {key}.sweep_taus: periods {late} never act within {epochs} epochs")
+    training = config["training"]
+    if training.get("cuda_graph") and not str(training.get("device", "cpu")).startswith(("cuda", "auto")):
+        raise ConfigError(f"config key training.cuda_graph: CUDA graphs need training.device cuda or auto, "
+                          f"got {training.get('device', 'cpu')!r}")
+    if training.get("streams", 1) > 1 and training.get("engine", "vmap") != "loop":
+        raise ConfigError("config key training.streams: only training.engine 'loop' spreads replicas over streams")
     column = config["observable"]["column"]
     known = {c for cols in OBSERVABLES.values() for c in cols}
     if column not in known:

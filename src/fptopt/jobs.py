@@ -21,6 +21,10 @@ from .provenance import config_hash, ensure_writable, provenance, write_sidecar,
 from .training import Perturbation, TrainSettings, replica_seed, train_block
 
 STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
+# How replicas are executed, not what is computed: kept out of the hashed
+# condition (a result stays valid when only these change) and recorded in
+# each table's provenance sidecar instead.
+EXECUTION_KEYS = ("replicas_per_job", "device", "threads", "eval_batch_size", "engine", "streams", "cuda_graph")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ def protocol_config(config: dict, name: str) -> dict:
 def condition_section(config: dict, job: Job) -> dict:
     """The part of the config a job's result depends on (hashed into provenance)."""
     section = {key: config[key] for key in ("seed", "data", "model")}
-    section["training"] = {k: v for k, v in config["training"].items() if k not in ("replicas_per_job", "device", "threads", "eval_batch_size")}
+    section["training"] = {k: v for k, v in config["training"].items() if k not in EXECUTION_KEYS}
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         section["protocol"] = {"kind": entry["kind"], "options": entry.get("options", {}), "tau": job.tau}
@@ -75,14 +79,20 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
     training = config["training"]
     optimizer = dict(training["optimizer"])
     name = optimizer.pop("name")
+    device = device or training.get("device", "cpu")
     return TrainSettings(
         epochs=training["epochs"],
         batch_size=training["batch_size"],
         optimizer=name,
         optimizer_options=optimizer,
-        device=device or training.get("device", "cpu"),
+        device=device,
         precision=training.get("precision", "float32"),
         eval_batch_size=training.get("eval_batch_size", 2048),
+        engine=training.get("engine", "vmap"),
+        streams=int(training.get("streams", 1)),
+        # With device "auto" on a machine without CUDA the run falls back to the
+        # CPU, where there is no graph to capture (check_config rejects "cpu").
+        cuda_graph=bool(training.get("cuda_graph", False)) and device.startswith("cuda"),
     )
 
 
@@ -124,7 +134,9 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     table.insert(2, "tau", job.tau if job.tau is not None else 0)
     meta = provenance(section, condition=job.condition, block=job.block, seeds=seeds, split=dataset.split)
     write_table(table, out, meta)
-    write_sidecar(out, {**meta, "device": settings.device})
+    execution = {"device": settings.device, "engine": settings.engine, "streams": settings.streams,
+                 "cuda_graph": settings.cuda_graph}
+    write_sidecar(out, {**meta, **execution})
     if checkpoint is not None:
         remove_checkpoint(checkpoint)
     return Path(out)

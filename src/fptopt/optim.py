@@ -42,7 +42,9 @@ class StackedOptimizer:
 
     params: list[torch.Tensor]
 
-    def step(self, grads: list[torch.Tensor], active: torch.Tensor) -> None:
+    def step(self, grads: list[torch.Tensor], active: torch.Tensor, sync_free: bool = False) -> None:
+        """Update the ``active`` replicas. ``sync_free`` forbids reading tensors
+        on the host (a step captured in a CUDA graph must not)."""
         raise NotImplementedError
 
     def reset(self, mask: torch.Tensor) -> None:
@@ -67,8 +69,8 @@ class StackedSGD(StackedOptimizer):
         self.buffers = [torch.zeros_like(p) for p in params]
 
     @torch.no_grad()
-    def step(self, grads, active):
-        if bool(active.all()):
+    def step(self, grads, active, sync_free=False):
+        if not sync_free and bool(active.all()):
             return self._step_all(grads)
         for param, grad, buf in zip(self.params, grads, self.buffers):
             keep = _expand(active, param)
@@ -114,7 +116,7 @@ class StackedAdam(StackedOptimizer):
         self.steps = torch.zeros(params[0].shape[0], dtype=torch.float64, device=params[0].device)
 
     @torch.no_grad()
-    def step(self, grads, active):
+    def step(self, grads, active, sync_free=False):
         self.steps += active.to(self.steps.dtype)
         correction1 = 1 - self.beta1**self.steps
         correction2 = 1 - self.beta2**self.steps

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Dataset
+from .engines import ENGINES, build_forward, channels_last_stack, step_runner
 from .models import draw_stacked_state, init_bounds, parameter_names
 from .optim import build_optimizer
 from .protocols import Protocol, Schedule, apply_protocol
@@ -54,15 +54,27 @@ class TrainSettings:
     device: str = "cpu"
     eval_batch_size: int = 2048
     precision: str = "float32"  # or "bf16": autocast of the forward pass on CUDA (weights stay float32)
+    engine: str = "vmap"  # or "loop": one plain call per replica (see fptopt.engines)
+    streams: int = 1  # CUDA streams the loop engine spreads replicas over
+    cuda_graph: bool = False  # replay each training step from a CUDA graph
+    channels_last: bool | None = None  # loop engine's memory format; None: channels-last on CUDA
 
     def __post_init__(self):
         if self.precision not in ("float32", "bf16"):
             raise ValueError(f"training.precision: expected 'float32' or 'bf16', got {self.precision!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"training.engine: expected one of {list(ENGINES)}, got {self.engine!r}")
+        if self.cuda_graph and not self.device.startswith("cuda"):
+            raise ValueError(f"training.cuda_graph: CUDA graphs need a CUDA device, got device {self.device!r}")
 
     def autocast(self):
-        """bf16 autocast on CUDA when asked for; a no-op context otherwise."""
+        """bf16 autocast on CUDA when asked for; a no-op context otherwise.
+
+        Autocast's cache of cast weights is off under CUDA graphs, as graph
+        capture requires (a cached cast would be a tensor the graph does not own).
+        """
         enabled = self.precision == "bf16" and self.device.startswith("cuda")
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled, cache_enabled=not self.cuda_graph)
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,11 @@ class ReplicaStack:
         self.seeds = list(seeds)
         self.init_generators = [replica_generator(s, INIT_STREAM, self.device) for s in self.seeds]
         self.data_generators = [replica_generator(s, DATA_STREAM, self.device) for s in self.seeds]
+        self.forward = build_forward(settings.engine, self.template, self.device, settings.streams,
+                                     settings.channels_last)
         state = draw_stacked_state(template, self.init_generators, self.device)
+        if getattr(self.forward, "channels_last", False):
+            state = {k: channels_last_stack(v) for k, v in state.items()}
         names = set(parameter_names(template))
         self.params = {k: v.requires_grad_(True) for k, v in state.items() if k in names}
         self.buffers = {k: v for k, v in state.items() if k not in names}
@@ -110,10 +126,11 @@ class ReplicaStack:
         self.alive = torch.ones(len(seeds), dtype=torch.bool, device=self.device)
         self.epoch = 0
         self.records: list[dict[str, np.ndarray]] = []
-
-    # -- one replica's forward pass, vectorized over the stack -----------------
-    def _forward(self, state: dict, inputs: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.template, state, (inputs,))
+        # A training step reads and writes only these tensors (and the state
+        # above), always in place, so that it can be replayed from a CUDA graph.
+        self._batch_index = torch.zeros(len(seeds), settings.batch_size, dtype=torch.long, device=self.device)
+        self._loss_total = torch.zeros(len(seeds), dtype=torch.float64, device=self.device)
+        self._run_step = step_runner(self._train_step, settings.cuda_graph, self.device)
 
     def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss per replica: outputs (R, B, C), targets (R, B) or (R, B, 1)."""
@@ -121,6 +138,19 @@ class ReplicaStack:
             log_probs = torch.log_softmax(outputs, dim=-1)
             return -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).mean(dim=1)
         return ((outputs - targets) ** 2).flatten(1).mean(dim=1)
+
+    def _train_step(self) -> None:
+        """One optimizer step of every replica on the batch in ``_batch_index``."""
+        index = self._batch_index
+        inputs, targets = self.dataset.x_train[index], self.dataset.y_train[index]
+        with self.settings.autocast():
+            outputs = self.forward.train({**self.params, **self.buffers}, inputs)
+        losses = self._losses(_at_least_float32(outputs), targets)
+        self.alive &= torch.isfinite(losses.detach())
+        objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
+        grads = torch.autograd.grad(objective, list(self.params.values()))
+        self.optimizer.step(list(grads), self.alive, sync_free=self.settings.cuda_graph)
+        self._loss_total += losses.detach().double()
 
     def train_epoch(self) -> np.ndarray:
         """One pass over the training set, each replica in its own order."""
@@ -130,20 +160,12 @@ class ReplicaStack:
             [torch.randperm(n_train, generator=g, device=self.device) for g in self.data_generators]
         )
         self.template.train()
-        total = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
+        self._loss_total.zero_()
         n_steps = n_train // batch  # the last partial batch is dropped
         for step in range(n_steps):
-            index = order[:, step * batch : (step + 1) * batch]
-            inputs, targets = self.dataset.x_train[index], self.dataset.y_train[index]
-            with self.settings.autocast():
-                outputs = vmap(self._forward)({**self.params, **self.buffers}, inputs)
-            losses = self._losses(_at_least_float32(outputs), targets)
-            self.alive &= torch.isfinite(losses.detach())
-            objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
-            grads = torch.autograd.grad(objective, list(self.params.values()))
-            self.optimizer.step(list(grads), self.alive)
-            total += losses.detach().double()
-        return (total / max(n_steps, 1)).cpu().numpy()
+            self._batch_index.copy_(order[:, step * batch : (step + 1) * batch])
+            self._run_step()
+        return (self._loss_total / max(n_steps, 1)).cpu().numpy()
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, np.ndarray]:
@@ -157,7 +179,7 @@ class ReplicaStack:
             inputs = x_test[start : start + self.settings.eval_batch_size]
             targets = y_test[start : start + self.settings.eval_batch_size]
             with self.settings.autocast():
-                outputs = _at_least_float32(vmap(self._forward, in_dims=(0, None))(state, inputs))
+                outputs = _at_least_float32(self.forward.evaluate(state, inputs))
             expanded = targets.unsqueeze(0).expand(outputs.shape[0], *targets.shape)
             loss_sum += self._losses(outputs, expanded).double() * inputs.shape[0]
             if self.dataset.task == "classification":
@@ -178,10 +200,9 @@ class ReplicaStack:
         new_state = apply_protocol(
             perturbation.protocol, state, fresh, self.alive, perturbation.options, self.weight_names
         )
-        for name, param in self.params.items():
-            param.copy_(new_state[name])
-        for name in self.buffers:
-            self.buffers[name] = new_state[name]
+        # In place: a captured CUDA graph holds the addresses of these tensors.
+        for name, tensor in {**self.params, **self.buffers}.items():
+            tensor.copy_(new_state[name])
         if perturbation.protocol.resets_optimizer:
             self.optimizer.reset(self.alive)
 
@@ -219,7 +240,8 @@ class ReplicaStack:
         self.epoch = snapshot["epoch"]
         for name, param in self.params.items():
             param.copy_(snapshot["params"][name])
-        self.buffers = {k: v.to(self.device) for k, v in snapshot["buffers"].items()}
+        for name, buffer in self.buffers.items():
+            buffer.copy_(snapshot["buffers"][name])
         self.optimizer.load_state_dict(snapshot["optimizer"])
         for gen, state in zip(self.init_generators + self.data_generators,
                               snapshot["init_generators"] + snapshot["data_generators"]):

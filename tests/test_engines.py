@@ -1,0 +1,180 @@
+"""The forward engines, the CUDA-graph step runner and the execution settings.
+
+The loop engine's fidelity to a plain PyTorch loop is tested with the other
+trainer tests (tests/test_training.py, tests/test_cifar.py); CUDA graphs
+themselves need a GPU (bench/gpu_smoke.py), so here their replay logic runs
+against a stand-in graph that, like CUDA stream capture, records instead of
+executing.
+"""
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from fptopt import engines
+from fptopt.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
+from fptopt.jobs import Job, condition_section, run_training_job
+from fptopt.models import build_model, draw_stacked_state
+from fptopt.optim import build_optimizer
+from fptopt.provenance import config_hash, read_table
+from fptopt.training import TrainSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_channels_last_stack_keeps_values_and_makes_every_slice_channels_last():
+    stacked = torch.randn(3, 8, 4, 3, 3)
+    converted = channels_last_stack(stacked)
+    torch.testing.assert_close(converted, stacked, rtol=0, atol=0)
+    assert all(converted[k].is_contiguous(memory_format=torch.channels_last) for k in range(3))
+    assert not stacked[0].is_contiguous(memory_format=torch.channels_last)
+    bias = torch.randn(3, 8)
+    assert channels_last_stack(bias) is bias
+
+
+def test_loop_and_vmap_engines_compute_the_same_outputs_and_gradients():
+    template = build_model("resnet18_cifar", (3, 32, 32), 10, width=4).double()
+    generators = [torch.Generator().manual_seed(s) for s in (1, 2, 3)]
+    state = draw_stacked_state(template, generators)
+    inputs = torch.randn(3, 5, 3, 32, 32, dtype=torch.float64)
+    results = []
+    for forward in (VmapForward(template), LoopForward(template, torch.device("cpu"), channels_last=True)):
+        params = {k: v.clone().requires_grad_(v.is_floating_point() and "running" not in k)
+                  for k, v in state.items()}
+        outputs = forward.train(params, inputs)
+        grads = torch.autograd.grad(outputs.square().sum(), [params["conv1.weight"], params["linear.weight"]])
+        shared = forward.evaluate({k: v.detach() for k, v in params.items()}, inputs[0])
+        results.append((outputs, grads, params["bn1.running_mean"], shared))
+    (out_v, grads_v, mean_v, shared_v), (out_l, grads_l, mean_l, shared_l) = results
+    torch.testing.assert_close(out_l, out_v)
+    for g_l, g_v in zip(grads_l, grads_v):
+        torch.testing.assert_close(g_l, g_v)
+    torch.testing.assert_close(mean_l, mean_v)  # running statistics written through the slices
+    assert not torch.equal(mean_l, state["bn1.running_mean"])
+    torch.testing.assert_close(shared_l, shared_v)
+
+
+@pytest.mark.parametrize("name, options", [("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
+                                           ("adam", {"lr": 0.01})])
+@pytest.mark.parametrize("active", [[True, True, True], [True, False, True]])
+def test_sync_free_optimizer_step_is_bitwise_the_usual_step(name, options, active):
+    generator = torch.Generator().manual_seed(0)
+    params = [torch.randn(3, 4, 5, generator=generator), torch.randn(3, 7, generator=generator)]
+    grads = [[torch.randn_like(p) for p in params] for _ in range(3)]
+    mask = torch.tensor(active)
+    finals = []
+    for sync_free in (False, True):
+        copies = [p.clone() for p in params]
+        optimizer = build_optimizer(name, copies, **options)
+        for step_grads in grads:
+            optimizer.step(step_grads, mask, sync_free=sync_free)
+        finals.append(copies)
+    for usual, sync_free in zip(*finals):
+        torch.testing.assert_close(sync_free, usual, rtol=0, atol=0)
+
+
+class StandInCapture:
+    """CUDA stream capture's contract: work issued while capturing is recorded, not run."""
+
+    recording: list | None = None
+
+    class Graph:
+        def __init__(self):
+            self.work = []
+
+        def replay(self):
+            for work in self.work:
+                work()
+
+    @classmethod
+    @contextlib.contextmanager
+    def capture(cls, graph):
+        cls.recording = graph.work
+        try:
+            yield
+        finally:
+            cls.recording = None
+
+    @classmethod
+    def issue(cls, work):
+        if cls.recording is not None:
+            cls.recording.append(work)
+        else:
+            work()
+
+
+class StandInStream:
+    def wait_stream(self, other):
+        pass
+
+
+@pytest.fixture
+def stand_in_cuda(monkeypatch):
+    monkeypatch.setattr(engines.torch.cuda, "Stream", StandInStream)
+    monkeypatch.setattr(engines.torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(engines.torch.cuda, "current_stream", StandInStream)
+    monkeypatch.setattr(engines.torch.cuda, "CUDAGraph", StandInCapture.Graph)
+    monkeypatch.setattr(engines.torch.cuda, "graph", StandInCapture.capture)
+
+
+@pytest.mark.parametrize("warmup", [1, 3])
+def test_graphed_step_applies_every_step_exactly_once_in_order(stand_in_cuda, warmup):
+    state = {"x": 1.0, "batch": 0, "seen": []}
+
+    def step():  # x ← 0.5·x + batch: the result depends on the order and count of steps
+        def work():  # reads the batch when it runs, as a kernel reads a fixed buffer
+            state["x"] = 0.5 * state["x"] + state["batch"]
+            state["seen"].append(state["batch"])
+
+        StandInCapture.issue(work)
+
+    runner = GraphedStep(step, warmup=warmup)
+    expected = 1.0
+    for batch in range(1, 8):
+        state["batch"] = batch
+        runner()
+        expected = 0.5 * expected + batch
+    assert runner.graph is not None and len(runner.graph.work) == 1  # captured once, after the warm-up
+    assert state["seen"] == list(range(1, 8))
+    assert state["x"] == expected
+    with pytest.raises(ValueError, match="at least 1 eager call"):
+        GraphedStep(step, warmup=0)
+
+
+def test_execution_settings_are_checked():
+    with pytest.raises(ValueError, match="training.engine: expected one of"):
+        TrainSettings(epochs=2, batch_size=4, engine="grouped")
+    with pytest.raises(ValueError, match="training.cuda_graph: CUDA graphs need a CUDA device"):
+        TrainSettings(epochs=2, batch_size=4, cuda_graph=True)
+    template = build_model("mlp", (4,), 2)
+    with pytest.raises(ValueError, match="only the 'loop' engine"):
+        engines.build_forward("vmap", template, torch.device("cpu"), streams=2)
+    with pytest.raises(ValueError, match="at least 1 stream"):
+        LoopForward(template, torch.device("cpu"), streams=0)
+
+
+def test_the_engine_is_an_execution_choice_recorded_but_not_hashed(tmp_path):
+    config = yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text())
+    config["training"].update(replicas=4, replicas_per_job=4, epochs=3)
+    job = Job("train_sweep", "shrink_perturb", 2, 0)
+    tables = {}
+    for engine in ("vmap", "loop"):
+        config["training"]["engine"] = engine
+        out = tmp_path / f"{engine}.parquet"
+        run_training_job(config, job, out)
+        tables[engine] = read_table(out)
+        sidecar = json.loads(Path(str(out) + ".provenance.json").read_text())
+        assert sidecar["engine"] == engine and sidecar["cuda_graph"] is False
+    hashes = {config_hash(condition_section({**config, "training": {**config["training"], "engine": e, "streams": s}}, job))
+              for e, s in (("vmap", 1), ("loop", 4))}
+    assert len(hashes) == 1
+    vmap, loop = tables["vmap"], tables["loop"]
+    assert (vmap["perturbed_after"] == loop["perturbed_after"]).all() and vmap["perturbed_after"].any()
+    # Same replicas, seeds and updates; only float rounding of batched vs per-replica matmuls may differ.
+    torch.testing.assert_close(torch.tensor(loop["train_loss"].to_numpy()), torch.tensor(vmap["train_loss"].to_numpy()),
+                               rtol=1e-4, atol=1e-6)
+    assert (vmap["test_acc"] - loop["test_acc"]).abs().max() <= 100.0 / 597 + 1e-9
