@@ -6,6 +6,9 @@
 3. A job killed mid-run (simulated by a shorter run sharing the checkpoint)
    resumes on CUDA from its checkpoint, CUDA generator states included.
 4. ResNet-18 trains stacked replicas for two epochs with shrink-and-perturb.
+5. The loop engine replayed from CUDA graphs (4 streams) follows the eager
+   loop engine and the vmap engine, in float32 without TF32, across
+   perturbations and a resume from a checkpoint.
 
     PYTHONPATH=src python3 bench/gpu_smoke.py --out results/gpu_smoke.json
 """
@@ -81,6 +84,36 @@ def resnet_two_epochs(report: dict) -> None:
                                               "peak_gib": torch.cuda.max_memory_allocated() / 2**30}
 
 
+def graphed_loop_engine(report: dict) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    generator = torch.Generator().manual_seed(1)
+    data = Dataset("synthetic_cifar", torch.randn(500, 3, 32, 32, generator=generator),
+                   torch.randint(0, 10, (500,), generator=generator), torch.randn(250, 3, 32, 32, generator=generator),
+                   torch.randint(0, 10, (250,), generator=generator), task="classification", num_classes=10)
+    template = build_model("resnet18_cifar", (3, 32, 32), 10, width=16)
+    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=2))
+    variants = {"vmap": {}, "loop": {"engine": "loop"},
+                "loop+graph+4streams": {"engine": "loop", "cuda_graph": True, "streams": 4}}
+    settings = lambda epochs, **extra: TrainSettings(epochs=epochs, batch_size=50, device="cuda",  # noqa: E731
+                                                     optimizer_options={"lr": 0.01, "momentum": 0.9}, **extra)
+    tables = {name: train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3], settings(5, **extra), perturbation)
+              for name, extra in variants.items()}
+    checkpoint = Path("/tmp/fptopt_gpu_smoke_graph.pt")
+    checkpoint.unlink(missing_ok=True)
+    graphed = variants["loop+graph+4streams"]
+    train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3], settings(3, **graphed), perturbation, checkpoint_path=checkpoint)
+    tables["loop+graph+4streams resumed"] = train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3],
+                                                        settings(5, **graphed), perturbation, checkpoint_path=checkpoint)
+    eager = tables["loop"]
+    report["graphed_loop_engine"] = {
+        name: {"max_train_loss_gap_to_eager_loop": float(np.abs(t.train_loss.to_numpy() - eager.train_loss.to_numpy()).max()),
+               "max_test_acc_gap_to_eager_loop": float(np.abs(t.test_acc.to_numpy() - eager.test_acc.to_numpy()).max()),
+               "final_mean_test_acc": float(t[t.epoch == t.epoch.max()].test_acc.mean())}
+        for name, t in tables.items()
+    }
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("results/gpu_smoke.json"))
@@ -91,7 +124,7 @@ def main() -> None:
         report["card"] = torch.cuda.get_device_name()
         work = Path("/tmp/fptopt_gpu_smoke")
         work.mkdir(exist_ok=True)
-        for check in (training_jobs, resume_on_cuda, resnet_two_epochs):
+        for check in (training_jobs, resume_on_cuda, resnet_two_epochs, graphed_loop_engine):
             try:
                 check(work, report) if check is training_jobs else check(report)
             except Exception as error:  # report every check, even after one fails
