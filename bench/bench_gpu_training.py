@@ -125,6 +125,7 @@ ENGINE_VARIANTS = {  # name → TrainSettings fields; every variant trains the s
     "loop": {"engine": "loop"},
     "loop+graph": {"engine": "loop", "cuda_graph": True},
     "loop+graph+4streams": {"engine": "loop", "cuda_graph": True, "streams": 4},
+    "loop+compile+graph": {"engine": "loop", "compile": True, "cuda_graph": True},
 }
 
 

@@ -121,7 +121,7 @@ def run_cli(capsys, *argv) -> tuple[int, str]:
     (lambda c: c["analysis"].update(horizon=99), r"analysis.horizon: 99 exceeds training.epochs = 24"),
     (lambda c: c["training"].update(engine="grouped"), r"config key training.engine: 'grouped' is not one of"),
     (lambda c: c["training"].update(cuda_graph=True), r"training.cuda_graph: CUDA graphs need training.device cuda or auto, got 'cpu'"),
-    (lambda c: c["training"].update(streams=4), r"training.streams: only training.engine 'loop'"),
+    (lambda c: c["training"].update(streams=4), r"training.streams: only training.engine 'loop' has it; got engine 'vmap'"),
 ])
 def test_bad_config_values_are_named(tmp_path, capsys, edit, message):
     config = tiny_config()

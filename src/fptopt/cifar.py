@@ -179,9 +179,7 @@ def load_cifar(name: str, root: str | Path = "data/", download: bool = False) ->
 def _reject_unknown(name: str, unknown: dict) -> None:
     if unknown:
         raise ValueError(
-            f"data.options: unknown option(s) {sorted(unknown)} for dataset {name}; known: ['download', 'root']. "
-            "(Running `snakemake --configfile X.yaml` without --replace-workflow-config merges the options "
-            "of the default config.yaml into X's.)"
+            f"data.options: unknown option(s) {sorted(unknown)} for dataset {name}; known: ['download', 'root']."
         )
 
 

@@ -54,8 +54,10 @@ def check_config(config: dict) -> dict:
     if training.get("cuda_graph") and not str(training.get("device", "cpu")).startswith(("cuda", "auto")):
         raise ConfigError(f"config key training.cuda_graph: CUDA graphs need training.device cuda or auto, "
                           f"got {training.get('device', 'cpu')!r}")
-    if training.get("streams", 1) > 1 and training.get("engine", "vmap") != "loop":
-        raise ConfigError("config key training.streams: only training.engine 'loop' spreads replicas over streams")
+    for key, default in (("streams", 1), ("compile", False)):
+        if training.get(key, default) != default and training.get("engine", "vmap") != "loop":
+            raise ConfigError(f"config key training.{key}: only training.engine 'loop' has it; "
+                              f"got engine {training.get('engine', 'vmap')!r}")
     column = config["observable"]["column"]
     known = {c for cols in OBSERVABLES.values() for c in cols}
     if column not in known:

@@ -14,7 +14,10 @@ Two forward engines compute the same function of a stacked state
     ``unbind`` (their backward is one ``stack`` per tensor, not one
     full-size gradient per replica), and running statistics are updated in
     place through the slices. Optionally each replica runs on one of several
-    CUDA streams, and on CUDA 4-d inputs go channels-last.
+    CUDA streams, on CUDA 4-d inputs go channels-last, and the training call
+    is compiled by ``torch.compile`` (one compiled graph serves every replica:
+    the slices are inputs of the same shapes), which fuses the elementwise
+    work around the convolutions.
 
 :class:`GraphedStep` replays a training step from a CUDA graph: the first
 calls run eagerly (they are real steps), the next one is captured and
@@ -56,11 +59,15 @@ class VmapForward:
 class LoopForward:
     """One plain call of the template per replica, on its slice of the stack."""
 
-    def __init__(self, template: nn.Module, device: torch.device, streams: int = 1, channels_last: bool = False):
+    def __init__(self, template: nn.Module, device: torch.device, streams: int = 1, channels_last: bool = False,
+                 compile: bool = False):
         if streams < 1:
             raise ValueError(f"training.streams: expected at least 1 stream, got {streams}")
         self.template = template
         self.channels_last = channels_last
+        # Evaluation stays eager: it is a small share of the work, and its
+        # last chunk's odd size would cost another compilation.
+        self._train_call = torch.compile(self._call, dynamic=False) if compile else self._call
         on_cuda = device.type == "cuda"
         self.streams = [torch.cuda.Stream(device) for _ in range(streams)] if on_cuda and streams > 1 else []
 
@@ -69,14 +76,14 @@ class LoopForward:
             return inputs.contiguous(memory_format=torch.channels_last)
         return inputs
 
-    def _per_replica(self, state: Stack, batches: Callable[[int], torch.Tensor]) -> torch.Tensor:
+    def _call(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.template, state, (inputs,))
+
+    def _per_replica(self, state: Stack, batches: Callable[[int], torch.Tensor], call) -> torch.Tensor:
         slices = {name: tensor.unbind(0) for name, tensor in state.items()}
         n_replicas = len(next(iter(slices.values())))
         if not self.streams:
-            outputs = [
-                functional_call(self.template, {n: s[k] for n, s in slices.items()}, (self._prepare(batches(k)),))
-                for k in range(n_replicas)
-            ]
+            outputs = [call({n: s[k] for n, s in slices.items()}, self._prepare(batches(k))) for k in range(n_replicas)]
             return torch.stack(outputs)
         main = torch.cuda.current_stream()
         for stream in self.streams:
@@ -85,8 +92,7 @@ class LoopForward:
         for k in range(n_replicas):
             stream = self.streams[k % len(self.streams)]
             with torch.cuda.stream(stream):
-                output = functional_call(self.template, {n: s[k] for n, s in slices.items()},
-                                         (self._prepare(batches(k)),))
+                output = call({n: s[k] for n, s in slices.items()}, self._prepare(batches(k)))
             # The output is consumed on the main stream: keep its memory from
             # being reused by the side stream before that happens.
             output.record_stream(main)
@@ -96,25 +102,25 @@ class LoopForward:
         return torch.stack(outputs)
 
     def train(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
-        return self._per_replica(state, lambda k: inputs[k])
+        return self._per_replica(state, lambda k: inputs[k], self._train_call)
 
     def evaluate(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
         prepared = self._prepare(inputs)
-        return self._per_replica(state, lambda k: prepared)
+        return self._per_replica(state, lambda k: prepared, self._call)
 
 
 def build_forward(engine: str, template: nn.Module, device: torch.device, streams: int = 1,
-                  channels_last: bool | None = None):
+                  channels_last: bool | None = None, compile: bool = False):
     """The forward engine named by ``training.engine``; ``channels_last=None``
     lets the loop engine go channels-last on CUDA, where it pays."""
     if engine == "vmap":
-        if streams != 1 or channels_last:
-            raise ValueError("training.streams/channels_last: only the 'loop' engine has them")
+        if streams != 1 or channels_last or compile:
+            raise ValueError("training.streams/channels_last/compile: only the 'loop' engine has them")
         return VmapForward(template)
     if engine == "loop":
         if channels_last is None:
             channels_last = device.type == "cuda"
-        return LoopForward(template, device, streams=streams, channels_last=channels_last)
+        return LoopForward(template, device, streams=streams, channels_last=channels_last, compile=compile)
     raise ValueError(f"training.engine: expected one of {list(ENGINES)}, got {engine!r}")
 
 

@@ -24,7 +24,8 @@ STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
 # How replicas are executed, not what is computed: kept out of the hashed
 # condition (a result stays valid when only these change) and recorded in
 # each table's provenance sidecar instead.
-EXECUTION_KEYS = ("replicas_per_job", "device", "threads", "eval_batch_size", "engine", "streams", "cuda_graph")
+EXECUTION_KEYS = ("replicas_per_job", "device", "threads", "eval_batch_size", "engine", "streams", "cuda_graph",
+                  "compile")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
         eval_batch_size=training.get("eval_batch_size", 2048),
         engine=training.get("engine", "vmap"),
         streams=int(training.get("streams", 1)),
+        compile=bool(training.get("compile", False)),
         # With device "auto" on a machine without CUDA the run falls back to the
         # CPU, where there is no graph to capture (check_config rejects "cpu").
         cuda_graph=bool(training.get("cuda_graph", False)) and device.startswith("cuda"),
@@ -135,7 +137,7 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     meta = provenance(section, condition=job.condition, block=job.block, seeds=seeds, split=dataset.split)
     write_table(table, out, meta)
     execution = {"device": settings.device, "engine": settings.engine, "streams": settings.streams,
-                 "cuda_graph": settings.cuda_graph}
+                 "cuda_graph": settings.cuda_graph, "compile": settings.compile}
     write_sidecar(out, {**meta, **execution})
     if checkpoint is not None:
         remove_checkpoint(checkpoint)

@@ -119,9 +119,7 @@ def resnet18_cifar(input_shape, output_dim, width: int = 64, **unknown) -> nn.Mo
     """
     if unknown:
         raise ValueError(
-            f"model.options: unknown option(s) {sorted(unknown)} for resnet18_cifar; known: ['width']. "
-            "(Running `snakemake --configfile X.yaml` without --replace-workflow-config merges the options "
-            "of the default config.yaml into X's.)"
+            f"model.options: unknown option(s) {sorted(unknown)} for resnet18_cifar; known: ['width']."
         )
     if len(input_shape) != 3:
         raise ValueError(

@@ -57,6 +57,7 @@ class TrainSettings:
     engine: str = "vmap"  # or "loop": one plain call per replica (see fptopt.engines)
     streams: int = 1  # CUDA streams the loop engine spreads replicas over
     cuda_graph: bool = False  # replay each training step from a CUDA graph
+    compile: bool = False  # loop engine: torch.compile the per-replica training call
     channels_last: bool | None = None  # loop engine's memory format; None: channels-last on CUDA
 
     def __post_init__(self):
@@ -114,7 +115,7 @@ class ReplicaStack:
         self.init_generators = [replica_generator(s, INIT_STREAM, self.device) for s in self.seeds]
         self.data_generators = [replica_generator(s, DATA_STREAM, self.device) for s in self.seeds]
         self.forward = build_forward(settings.engine, self.template, self.device, settings.streams,
-                                     settings.channels_last)
+                                     settings.channels_last, settings.compile)
         state = draw_stacked_state(template, self.init_generators, self.device)
         if getattr(self.forward, "channels_last", False):
             state = {k: channels_last_stack(v) for k, v in state.items()}
