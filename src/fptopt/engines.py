@@ -112,7 +112,8 @@ class LoopForward:
 def build_forward(engine: str, template: nn.Module, device: torch.device, streams: int = 1,
                   channels_last: bool | None = None, compile: bool = False):
     """The forward engine named by ``training.engine``; ``channels_last=None``
-    lets the loop engine go channels-last on CUDA, where it pays."""
+    lets the loop engine go channels-last on CUDA (the layout of cuDNN's
+    tensor-core convolution kernels)."""
     if engine == "vmap":
         if streams != 1 or channels_last or compile:
             raise ValueError("training.streams/channels_last/compile: only the 'loop' engine has them")
