@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from fptopt import engines
 from fptopt.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
@@ -204,3 +205,65 @@ def test_the_engine_is_an_execution_choice_recorded_but_not_hashed(tmp_path):
     torch.testing.assert_close(torch.tensor(loop["train_loss"].to_numpy()), torch.tensor(vmap["train_loss"].to_numpy()),
                                rtol=1e-4, atol=1e-6)
     assert (vmap["test_acc"] - loop["test_acc"]).abs().max() <= 100.0 / 597 + 1e-9
+
+
+class HostSyncForbidden(TorchDispatchMode):
+    """Fails on every operation that makes the host wait for a tensor's value
+    (what ``bool(t)``, ``t.item()`` and data-dependent shapes need): inside a
+    CUDA graph capture these are errors."""
+
+    SYNCING = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default,
+               torch.ops.aten.masked_select.default}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.SYNCING:
+            raise RuntimeError(f"host synchronization in a sync-free step: {func}")
+        return func(*args, **(kwargs or {}))
+
+
+def small_cnn_stack(engine: str, optimizer: str = "sgd") -> ReplicaStack:
+    x = torch.randn(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = torch.randint(0, 10, (64,), generator=torch.Generator().manual_seed(1))
+    dataset = Dataset("fake", x, y, x[:32].clone(), y[:32].clone(), "classification", 10)
+    template = build_model("resnet18_cifar", (3, 8, 8), 10, width=2)
+    options = {"sgd": {"lr": 0.05, "momentum": 0.9}, "adam": {"lr": 0.01}}[optimizer]
+    settings = TrainSettings(epochs=3, batch_size=16, optimizer=optimizer, optimizer_options=options, engine=engine)
+    return ReplicaStack(template, dataset, [3, 4], settings)
+
+
+@pytest.mark.parametrize("engine", ["vmap", "loop"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_sync_free_training_step_never_waits_for_the_device(engine, optimizer):
+    stack = small_cnn_stack(engine, optimizer)
+    stack._batch_index.copy_(torch.arange(32).view(2, 16))
+    stack.sync_free = True  # what training.cuda_graph sets on CUDA
+    with HostSyncForbidden():
+        stack._train_step()
+        stack._train_step()
+    if optimizer == "sgd":  # the check bites: SGD's all-alive shortcut reads a flag on the host
+        stack.sync_free = False
+        with pytest.raises(RuntimeError, match="host synchronization"), HostSyncForbidden():
+            stack._train_step()
+
+
+def storage_of(stack: ReplicaStack) -> dict[str, int]:
+    tensors = {f"param {k}": v for k, v in stack.params.items()}
+    tensors.update({f"buffer {k}": v for k, v in stack.buffers.items()})
+    tensors.update({f"optimizer {i}": v for i, v in enumerate(stack.optimizer.buffers)})
+    tensors.update(alive=stack.alive, batch_index=stack._batch_index, loss_total=stack._loss_total)
+    return {name: tensor.data_ptr() for name, tensor in tensors.items()}
+
+
+def test_the_tensors_a_captured_step_uses_keep_their_storage(tmp_path):
+    """A CUDA graph replays on fixed addresses: perturbations, resets and a
+    restore from a checkpoint must write into the same tensors, not replace them."""
+    stack = small_cnn_stack("loop")
+    before = storage_of(stack)
+    for protocol, options in (("shrink_perturb", {"shrink": 0.4, "noise": 0.1}), ("full_reset", {}),
+                              ("partial_reset", {"fraction": 0.3})):
+        stack.run_epoch(Perturbation(get_protocol(protocol), options, Schedule(period=1)))
+    snapshot = stack.snapshot()
+    stack.run_epoch(None)
+    stack.restore(snapshot)
+    assert storage_of(stack) == before
+    assert stack.epoch == 3 and len(stack.records) == 3

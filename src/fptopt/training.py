@@ -131,6 +131,8 @@ class ReplicaStack:
         # above), always in place, so that it can be replayed from a CUDA graph.
         self._batch_index = torch.zeros(len(seeds), settings.batch_size, dtype=torch.long, device=self.device)
         self._loss_total = torch.zeros(len(seeds), dtype=torch.float64, device=self.device)
+        # A captured step must never read a tensor on the host.
+        self.sync_free = settings.cuda_graph
         self._run_step = step_runner(self._train_step, settings.cuda_graph, self.device)
 
     def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -150,7 +152,7 @@ class ReplicaStack:
         self.alive &= torch.isfinite(losses.detach())
         objective = torch.where(self.alive, losses, torch.zeros_like(losses)).sum()
         grads = torch.autograd.grad(objective, list(self.params.values()))
-        self.optimizer.step(list(grads), self.alive, sync_free=self.settings.cuda_graph)
+        self.optimizer.step(list(grads), self.alive, sync_free=self.sync_free)
         self._loss_total += losses.detach().double()
 
     def train_epoch(self) -> np.ndarray:
@@ -225,15 +227,17 @@ class ReplicaStack:
 
     # -- checkpointing ----------------------------------------------------------
     def snapshot(self) -> dict:
+        """A copy of the state on the CPU (never a view of the live tensors)."""
+        copy = lambda tensor: tensor.detach().to("cpu", copy=True)  # noqa: E731
         return {
             "epoch": self.epoch,
-            "params": {k: v.detach().cpu() for k, v in self.params.items()},
-            "buffers": {k: v.cpu() for k, v in self.buffers.items()},
+            "params": {k: copy(v) for k, v in self.params.items()},
+            "buffers": {k: copy(v) for k, v in self.buffers.items()},
             "optimizer": self.optimizer.state_dict(),
             "init_generators": [g.get_state() for g in self.init_generators],
             "data_generators": [g.get_state() for g in self.data_generators],
-            "alive": self.alive.cpu(),
-            "records": self.records,
+            "alive": copy(self.alive),
+            "records": list(self.records),
         }
 
     @torch.no_grad()
