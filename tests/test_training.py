@@ -99,3 +99,21 @@ def test_checkpoint_resume_is_bit_identical(digits, tmp_path):
     ignored = train_block(template, digits, SEEDS, [0, 1, 2], short, perturbation,
                           checkpoint_path=checkpoint, fingerprint="another config")
     assert len(ignored) == 3 * 3  # a checkpoint of another config is not resumed from
+
+
+def test_checkpoint_every_k_epochs_resumes_from_the_last_one_written(digits, tmp_path):
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    settings = lambda epochs: TrainSettings(epochs=epochs, batch_size=64,  # noqa: E731
+                                            optimizer_options={"lr": 0.05, "momentum": 0.9})
+    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=2))
+    whole = train_block(template, digits, SEEDS, [0, 1, 2], settings(5), perturbation)
+    checkpoint = tmp_path / "block.pt"
+    # A job stopped after epoch 3 with checkpoints every 2 epochs left the state of epoch 2.
+    train_block(template, digits, SEEDS, [0, 1, 2], settings(3), perturbation,
+                checkpoint_path=checkpoint, fingerprint="x", checkpoint_every=2)
+    assert torch.load(checkpoint, weights_only=False)["snapshot"]["epoch"] == 2
+    resumed = train_block(template, digits, SEEDS, [0, 1, 2], settings(5), perturbation,
+                          checkpoint_path=checkpoint, fingerprint="x", checkpoint_every=2)
+    assert resumed.equals(whole)
+    with pytest.raises(ValueError, match="checkpoint_every: expected at least 1"):
+        train_block(template, digits, SEEDS, [0, 1, 2], settings(1), checkpoint_every=0)

@@ -130,6 +130,7 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
         checkpoint = Path(checkpoint_dir) / f"{job.condition.replace('/', '_')}_block{job.block}.pt"
     table = train_block(template, dataset, seeds, replicas, settings, perturbation,
                         checkpoint_path=checkpoint, fingerprint=fingerprint,
+                        checkpoint_every=int(config.get("checkpoint_every", 1)),
                         label=f"{job.condition} block {job.block}")
     table.insert(0, "condition", job.condition)
     table.insert(1, "protocol", job.protocol or "none")

@@ -277,13 +277,17 @@ def train_block(
     fingerprint: str = "",
     label: str = "train",
     progress_every: int = 10,
+    checkpoint_every: int = 1,
 ) -> pd.DataFrame:
     """Train one block of replicas for ``settings.epochs`` epochs.
 
-    With ``checkpoint_path`` the state is saved after each epoch and a
-    matching checkpoint (same ``fingerprint``) is resumed from, so a killed
-    job continues where it stopped and ends bit-identical on CPU.
+    With ``checkpoint_path`` the state is saved after every
+    ``checkpoint_every``-th epoch and a matching checkpoint (same
+    ``fingerprint``) is resumed from, so a killed job continues from its last
+    checkpoint and ends bit-identical on CPU.
     """
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every: expected at least 1 epoch, got {checkpoint_every}")
     stack = ReplicaStack(template, dataset, seeds, settings)
     if checkpoint_path is not None:
         snapshot = load_checkpoint(checkpoint_path, fingerprint)
@@ -293,7 +297,7 @@ def train_block(
     started = time.perf_counter()
     while stack.epoch < settings.epochs:
         stack.run_epoch(perturbation)
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and stack.epoch % checkpoint_every == 0:
             save_checkpoint(checkpoint_path, fingerprint, stack.snapshot())
         if stack.epoch % progress_every == 0 or stack.epoch == settings.epochs:
             score = next(v for k, v in stack.records[-1].items() if k.startswith("test_") and k != "test_loss")
