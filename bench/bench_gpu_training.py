@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from report import emit  # bench/report.py (the script's folder is on sys.path)
+from report import emit, write_json  # bench/report.py (the script's folder is on sys.path)
 
 from fptopt.data import Dataset
 from fptopt.models import build_model, draw_initial_state
@@ -189,44 +189,52 @@ def main() -> None:
     plain = time_plain_loop(template, data, steps, batch, device, args.precision)
     print(f"{card}: plain loop {plain:.3f} s per replica-epoch", flush=True)
     engine_runs, failures = [], []
+    common = {"card": card, "precision": args.precision,
+              "engine_precision": args.engine_precision or args.precision, "torch": torch.__version__,
+              "plain_s_per_replica_epoch": plain, "activation_values_per_image": values,
+              "h100_traffic_floor_s": traffic_floor_s(values),
+              "method": f"{steps} timed steps of batch {batch} after warm-up, extrapolated to "
+                        f"{TRAIN_STEPS_PER_EPOCH} steps + {TEST_IMAGES} test images; synthetic CIFAR-shaped data"}
     for variant in variants:
         for replicas in counts:
             try:
                 run = time_engine(template, data, variant, replicas, batch, device,
                                   args.engine_precision or args.precision)
-            except torch.OutOfMemoryError:
-                print(f"{variant}, {replicas} replicas: out of memory", flush=True)
-                failures.append({"engine": variant, "replicas": replicas, "error": "out of memory"})
-                break
             except Exception as error:  # one failing variant must not lose the others' timings
-                message = f"{type(error).__name__}: {error}"
+                oom = isinstance(error, torch.OutOfMemoryError)
+                message = "out of memory" if oom else f"{type(error).__name__}: {error}"
                 print(f"{variant}, {replicas} replicas: failed: {message}", flush=True)
                 failures.append({"engine": variant, "replicas": replicas, "error": message[:2000]})
+                release_memory(device)
                 break
-            finally:
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                    torch.cuda.empty_cache()
+            release_memory(device)
             engine_runs.append(run)
             print(f"{variant}, {replicas} replicas: {run['s_per_replica_epoch']:.3f} s per replica-epoch "
                   f"({plain / run['s_per_replica_epoch']:.2f}x plain), peak {run['peak_gib']:.1f} GiB", flush=True)
+            if args.out:  # a run cut off by a time limit keeps what it measured so far
+                write_json(summary(common, engine_runs, failures), args.out)
     if not engine_runs:
         raise SystemExit("no engine variant ran; see the failures above")
-    best = min(engine_runs, key=lambda r: r["s_per_replica_epoch"])
-    result = {
-        "card": card, "precision": args.precision, "engine_precision": args.engine_precision or args.precision,
-        "torch": torch.__version__,
-        "plain_s_per_replica_epoch": plain, "engine_s_per_replica_epoch": best["s_per_replica_epoch"],
-        "best_engine": best["engine"], "ratio": plain / best["s_per_replica_epoch"],
-        "floor_fraction": FLOOR_S_PER_REPLICA_EPOCH / best["s_per_replica_epoch"],
-        "activation_values_per_image": values, "h100_traffic_floor_s": traffic_floor_s(values),
-        "replicas_per_gpu": best["replicas"], "peak_gib_at_best": best["peak_gib"],
-        "engine_runs": engine_runs, "failures": failures,
-        "method": f"{steps} timed steps of batch {batch} after warm-up, extrapolated to "
-                  f"{TRAIN_STEPS_PER_EPOCH} steps + {TEST_IMAGES} test images; synthetic CIFAR-shaped data",
-    }
-    emit(result, args.out)
+    emit(summary(common, engine_runs, failures), args.out)
 
+
+def release_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        try:
+            torch.cuda.synchronize()
+            torch.cuda.empty_cache()
+        except Exception as error:  # a failed capture can leave an error behind; the next run will say
+            print(f"after the failure: {type(error).__name__}: {error}", flush=True)
+
+
+def summary(common: dict, engine_runs: list[dict], failures: list[dict]) -> dict:
+    """The required fields for the fastest run, plus every run and failure."""
+    best = min(engine_runs, key=lambda r: r["s_per_replica_epoch"])
+    return {**common, "engine_s_per_replica_epoch": best["s_per_replica_epoch"], "best_engine": best["engine"],
+            "ratio": common["plain_s_per_replica_epoch"] / best["s_per_replica_epoch"],
+            "floor_fraction": FLOOR_S_PER_REPLICA_EPOCH / best["s_per_replica_epoch"],
+            "replicas_per_gpu": best["replicas"], "peak_gib_at_best": best["peak_gib"],
+            "engine_runs": engine_runs, "failures": failures}
 
 if __name__ == "__main__":
     main()

@@ -10,9 +10,8 @@ out=${OUT:-bench/results/device}
 mkdir -p "$out"
 python=${PYTHON:-python3}
 export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH}
-if ! "$python" -c "import torch, snakemake" 2>/dev/null; then
-  "$python" -m pip install -q -e . >"$out/pip.log" 2>&1 || echo "pip install failed, see pip.log"
-fi
+# The device machine reaches no package index: use its own torch (PYTHONPATH=src).
+"$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/nvidia_smi.csv"
 timeout 150 "$python" bench/gpu_smoke.py --out "$out/gpu_smoke.json" >"$out/gpu_smoke.log" 2>&1
 echo "gpu_smoke rc=$?"

@@ -6,10 +6,13 @@ import json
 from pathlib import Path
 
 
+def write_json(result: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def emit(result: dict, out: Path | None) -> None:
     """Print ``result`` as JSON and, with ``out``, write it there too."""
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+        write_json(result, out)
