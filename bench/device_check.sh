@@ -4,7 +4,7 @@
 # a hang in one still returns the other's results. Results go to $OUT (the
 # device tool's output folder) or bench/results/device/ when run by hand.
 #
-#   bash bench/device_check.sh            # about 4 minutes on an H100/H200
+#   bash bench/device_check.sh            # at most 8 minutes: its two time limits, 150 s + 330 s
 set -u
 out=${OUT:-bench/results/device}
 mkdir -p "$out"
