@@ -136,6 +136,29 @@ def test_a_changed_shrink_reruns_only_what_depends_on_it(tiny_run):
     assert counts.get("predict") == "1" and counts.get("validate") == "1" and "survival" not in counts
 
 
+def test_fewer_sweep_replicas_rerun_only_the_sweep_and_its_validation(tiny_run):
+    config = (tiny_run / "tests/config/tiny.yaml").read_text().replace(
+        "replicas_per_job: 30", "replicas_per_job: 30\n  sweep_replicas: 30")
+    (tiny_run / "fewer.yaml").write_text(config)
+    output = snakemake(tiny_run, "-n", "--configfile", "fewer.yaml").stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M))
+    assert counts.get("train_sweep") == "3"  # one block of 30 for each of τ = 4, 12 (S&P) and 6 (reset)
+    assert not {"train_baseline", "train_single_frequency", "survival", "predict"} & set(counts)
+    assert counts.get("validate") == "2"
+
+
+def test_a_changed_model_reruns_all_training_and_a_changed_engine_nothing(tiny_run):
+    text = (tiny_run / "tests/config/tiny.yaml").read_text()
+    (tiny_run / "wider.yaml").write_text(text.replace("hidden: [16]", "hidden: [24]"))
+    output = snakemake(tiny_run, "-n", "--configfile", "wider.yaml").stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M))
+    assert (counts.get("train_baseline"), counts.get("train_single_frequency"), counts.get("train_sweep")) == ("2", "4", "6")
+    execution = text.replace("threads: 1", "threads: 1\n  engine: loop\n  eval_batch_size: 100")
+    (tiny_run / "loop.yaml").write_text(execution + "checkpoint_every: 3\n")
+    result = snakemake(tiny_run, "-n", "--configfile", "loop.yaml")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
 def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path):
     workdir = copy_workflow(tmp_path)
     command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tests/config/tiny.yaml"]

@@ -45,17 +45,25 @@ class Job:
         return f"{self.stage}/{self.protocol}/tau{self.tau}"
 
 
-def n_blocks(config: dict) -> int:
+def stage_replicas(config: dict, stage: str) -> int:
+    """Replicas per condition of a stage: ``training.sweep_replicas`` for the
+    validation sweep when set, ``training.replicas`` otherwise."""
     training = config["training"]
-    return math.ceil(training["replicas"] / training["replicas_per_job"])
+    if stage == "train_sweep" and training.get("sweep_replicas") is not None:
+        return int(training["sweep_replicas"])
+    return int(training["replicas"])
 
 
-def block_replicas(config: dict, block: int) -> list[int]:
-    training = config["training"]
-    if not 0 <= block < n_blocks(config):
-        raise ValueError(f"block: expected 0 ≤ block < {n_blocks(config)}, got {block}")
-    start = block * training["replicas_per_job"]
-    return list(range(start, min(start + training["replicas_per_job"], training["replicas"])))
+def n_blocks(config: dict, stage: str) -> int:
+    return math.ceil(stage_replicas(config, stage) / config["training"]["replicas_per_job"])
+
+
+def block_replicas(config: dict, block: int, stage: str) -> list[int]:
+    if not 0 <= block < n_blocks(config, stage):
+        raise ValueError(f"block: expected 0 ≤ block < {n_blocks(config, stage)} for {stage}, got {block}")
+    per_job = config["training"]["replicas_per_job"]
+    start = block * per_job
+    return list(range(start, min(start + per_job, stage_replicas(config, stage))))
 
 
 def protocol_config(config: dict, name: str) -> dict:
@@ -69,7 +77,9 @@ def protocol_config(config: dict, name: str) -> dict:
 def condition_section(config: dict, job: Job) -> dict:
     """The part of the config a job's result depends on (hashed into provenance)."""
     section = {key: config[key] for key in ("seed", "data", "model")}
-    section["training"] = {k: v for k, v in config["training"].items() if k not in EXECUTION_KEYS}
+    section["training"] = {k: v for k, v in config["training"].items()
+                           if k not in EXECUTION_KEYS and k != "sweep_replicas"}
+    section["training"]["replicas"] = stage_replicas(config, job.stage)
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         section["protocol"] = {"kind": entry["kind"], "options": entry.get("options", {}), "tau": job.tau}
@@ -122,7 +132,7 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         perturbation = Perturbation(get_protocol(entry["kind"]), dict(entry.get("options", {})), Schedule(period=job.tau))
-    replicas = block_replicas(config, job.block)
+    replicas = block_replicas(config, job.block, job.stage)
     seeds = [replica_seed(config["seed"], job.condition, r) for r in replicas]
     settings = _settings(config, resolve_device(config["training"].get("device", "cpu")))
     checkpoint = None

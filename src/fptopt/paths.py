@@ -21,17 +21,18 @@ def _under(root, pattern: str, **fields) -> str:
 
 
 def baseline_blocks(config: dict, root="results") -> list[str]:
-    return [_under(root, BASELINE_BLOCK, block=b) for b in range(n_blocks(config))]
+    return [_under(root, BASELINE_BLOCK, block=b) for b in range(n_blocks(config, "train_baseline"))]
 
 
 def single_frequency_blocks(config: dict, protocol: str, root="results") -> list[str]:
-    return [_under(root, SINGLE_FREQUENCY_BLOCK, protocol=protocol, block=b) for b in range(n_blocks(config))]
+    return [_under(root, SINGLE_FREQUENCY_BLOCK, protocol=protocol, block=b)
+            for b in range(n_blocks(config, "train_single_frequency"))]
 
 
 def sweep_blocks(config: dict, protocol: str, root="results") -> dict[int, list[str]]:
     taus = protocol_config(config, protocol)["sweep_taus"]
-    return {tau: [_under(root, SWEEP_BLOCK, protocol=protocol, tau=tau, block=b) for b in range(n_blocks(config))]
-            for tau in taus}
+    blocks = range(n_blocks(config, "train_sweep"))
+    return {tau: [_under(root, SWEEP_BLOCK, protocol=protocol, tau=tau, block=b) for b in blocks] for tau in taus}
 
 
 def predict_dir(protocol: str, root="results") -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .config import horizon as config_horizon
+from .jobs import stage_replicas
 from .provenance import atomic_path, read_table, write_table
 
 VALIDATION_COLUMNS = ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
@@ -50,6 +51,7 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
     training every period of ``analysis.predict_taus`` would have cost.
     """
     replicas, epochs = config["training"]["replicas"], config["training"]["epochs"]
+    sweep_replicas = stage_replicas(config, "train_sweep")
     grid = [t for t in config["analysis"]["predict_taus"] if t < config_horizon(config)]
     rows = []
     for entry in config["protocols"]:
@@ -66,7 +68,7 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
             "measured_best_mfpt_in_sweep": None if measured_best is None else float(measured_best["measured_mfpt"]),
             "qss_found": summary["qss"]["found"], "t_q": summary["qss"]["t_q"],
             "theory_replica_epochs": 2 * replicas * epochs,
-            "validation_sweep_replica_epochs": len(entry["sweep_taus"]) * replicas * epochs,
+            "validation_sweep_replica_epochs": len(entry["sweep_taus"]) * sweep_replicas * epochs,
             "grid_sweep_replica_epochs": len(grid) * replicas * epochs,
             "baseline_final_acc": baseline_final,
         })

@@ -3,7 +3,7 @@ from snakemake.utils import min_version, validate
 
 from fptopt import paths
 from fptopt.config import check_config
-from fptopt.jobs import n_blocks, protocol_config
+from fptopt.jobs import Job, condition_section, protocol_config
 
 min_version("9.0")
 
@@ -21,7 +21,6 @@ wildcard_constraints:
 # With --software-deployment-method conda every rule runs in the project's environment.
 CONDA_ENV = "../../environment.yml"
 PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
-BLOCKS = list(range(n_blocks(config)))
 TRAIN_RESOURCES = config["resources"]["train"]
 ANALYSIS_RESOURCES = config["resources"]["analysis"]
 # The SLURM plugin turns gpu + gpu_model into --gpus=<model>:<n>; never ask for a model of 0 GPUs.
@@ -49,6 +48,23 @@ def single_frequency_blocks(protocol):
 
 def sweep_blocks(protocol):
     return [path for blocks in paths.sweep_blocks(config, protocol).values() for path in blocks]
+
+
+def condition(stage):
+    """The part of the config a training job's result depends on (what its
+    table's hash covers): as a rule's params, a change to it, and only to it,
+    reruns the job. Execution settings (device, engine, …) are not in it."""
+
+    def section(wildcards):
+        protocol = wildcards.get("protocol")
+        tau = None
+        if stage == "train_single_frequency":
+            tau = protocol_config(config, protocol)["tau_star"]
+        elif stage == "train_sweep":
+            tau = int(wildcards.tau)
+        return condition_section(config, Job(stage, protocol, tau, int(wildcards.block)))
+
+    return section
 
 
 def tau_star(wildcards):

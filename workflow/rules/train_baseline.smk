@@ -10,7 +10,7 @@ rule train_baseline:
         stage="train_baseline",
         protocol=None,
         tau=None,
-        training=config["training"],
+        condition=condition("train_baseline"),
         checkpoint_dir=CHECKPOINT_DIR,
     threads: config["training"].get("threads", 1)
     resources:

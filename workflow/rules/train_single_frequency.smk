@@ -10,8 +10,7 @@ rule train_single_frequency:
         stage="train_single_frequency",
         protocol=lambda wildcards: wildcards.protocol,
         tau=tau_star,
-        protocol_entry=protocol_entry,
-        training=config["training"],
+        condition=condition("train_single_frequency"),
         checkpoint_dir=CHECKPOINT_DIR,
     threads: config["training"].get("threads", 1)
     resources:

@@ -10,8 +10,7 @@ rule train_sweep:
         stage="train_sweep",
         protocol=lambda wildcards: wildcards.protocol,
         tau=lambda wildcards: int(wildcards.tau),
-        protocol_entry=protocol_entry,
-        training=config["training"],
+        condition=condition("train_sweep"),
         checkpoint_dir=CHECKPOINT_DIR,
     threads: config["training"].get("threads", 1)
     resources:

@@ -1,0 +1,42 @@
+"""From a config to training jobs: blocks and replicas per stage, and what is hashed."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fptopt.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
+from fptopt.provenance import config_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config():
+    config = yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text())
+    config["training"].update(replicas=70, replicas_per_job=30)
+    return config
+
+
+def test_blocks_cover_each_stage_replicas_once(config):
+    config["training"]["sweep_replicas"] = 25
+    assert [stage_replicas(config, s) for s in ("train_baseline", "train_single_frequency", "train_sweep")] == [70, 70, 25]
+    for stage, total in (("train_baseline", 70), ("train_sweep", 25)):
+        replicas = [r for b in range(n_blocks(config, stage)) for r in block_replicas(config, b, stage)]
+        assert replicas == list(range(total))
+    assert n_blocks(config, "train_baseline") == 3 and n_blocks(config, "train_sweep") == 1
+    with pytest.raises(ValueError, match="block: expected 0 ≤ block < 1 for train_sweep, got 1"):
+        block_replicas(config, 1, "train_sweep")
+    config["training"]["sweep_replicas"] = None
+    assert stage_replicas(config, "train_sweep") == 70
+
+
+def test_sweep_replicas_change_only_the_sweep_jobs_identity(config):
+    jobs = [Job("train_baseline", None, None, 0), Job("train_single_frequency", "shrink_perturb", 8, 0),
+            Job("train_sweep", "shrink_perturb", 4, 0)]
+    before = [config_hash(condition_section(config, job)) for job in jobs]
+    config["training"]["sweep_replicas"] = 70  # the same count, said explicitly: nothing changes
+    assert [config_hash(condition_section(config, job)) for job in jobs] == before
+    config["training"]["sweep_replicas"] = 20
+    after = [config_hash(condition_section(config, job)) for job in jobs]
+    assert after[:2] == before[:2] and after[2] != before[2]
