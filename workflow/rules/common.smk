@@ -59,7 +59,7 @@ def condition(stage):
         protocol = wildcards.get("protocol")
         tau = None
         if stage == "train_single_frequency":
-            tau = protocol_config(config, protocol)["tau_star"]
+            tau = tau_star(wildcards)
         elif stage == "train_sweep":
             tau = int(wildcards.tau)
         return condition_section(config, Job(stage, protocol, tau, int(wildcards.block)))
