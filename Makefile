@@ -4,12 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test env dry-run report lint clean
+.PHONY: run test env lock dry-run report lint clean
 
-$(BIN)/snakemake: pyproject.toml
+# Every package comes from requirements.lock, exact versions checked against
+# their hashes; the project itself is installed on top without resolving again.
+$(BIN)/snakemake: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[test,slurm]"
+	$(BIN)/pip install --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
 env: $(BIN)/snakemake  ## create the virtual environment if missing
@@ -19,6 +21,9 @@ run: env  ## the whole study on the embedded default (digits, CPU)
 
 test: env  ## the test suite (unit tests + tiny end-to-end pipeline)
 	$(BIN)/python -m pytest -q
+
+lock:  ## re-resolve every dependency and rewrite requirements.lock (then commit it)
+	$(PYTHON) tools/lock.py
 
 dry-run: env
 	$(BIN)/snakemake -n

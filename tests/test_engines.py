@@ -85,6 +85,40 @@ def test_compiled_loop_engine_follows_the_eager_loop_engine():
     assert not torch.equal(eager.buffers["bn1.running_mean"][0], eager.buffers["bn1.running_mean"][1])
 
 
+@pytest.mark.parametrize("break_what", ["output", "buffer"])
+def test_a_compiled_call_that_changes_training_is_refused_on_first_use(break_what):
+    """The compiled call is checked against the eager call once; a compiler
+    that changes the output or a running statistic stops the run."""
+    template = build_model("resnet18_cifar", (3, 8, 8), 10, width=2)
+    state = draw_stacked_state(template, [torch.Generator().manual_seed(s) for s in (1, 2)])
+    state = {k: v.clone().requires_grad_(v.is_floating_point() and "running" not in k) for k, v in state.items()}
+    forward = LoopForward(template, torch.device("cpu"), compile=True)
+    eager = forward._call
+
+    def miscompiled(replica_state, inputs):
+        output = eager(replica_state, inputs)
+        if break_what == "buffer":
+            replica_state["bn1.running_mean"].data.add_(1e-3)
+            return output
+        return output + 0.01
+
+    forward._compiled = miscompiled
+    with pytest.raises(RuntimeError, match=rf"training.compile: .*{break_what}.*set training.compile: false"):
+        forward.train(state, torch.randn(2, 4, 3, 8, 8))
+
+
+def test_compile_mismatches_accepts_the_eager_call_itself():
+    template = build_model("mlp", (64,), 10, hidden=[8])
+    state = {k: v.clone().requires_grad_(True) for k, v in
+             draw_stacked_state(template, [torch.Generator().manual_seed(0)]).items()}
+    replica = {k: v[0] for k, v in state.items()}
+    reference = {k: v.detach().clone().requires_grad_(True) for k, v in replica.items()}
+    inputs = torch.randn(5, 64)
+    forward = LoopForward(template, torch.device("cpu"))
+    assert engines.compile_mismatches(replica, state, reference, forward._call(replica, inputs),
+                                      forward._call(reference, inputs)) == []
+
+
 @pytest.mark.parametrize("name, options", [("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
                                            ("adam", {"lr": 0.01})])
 @pytest.mark.parametrize("active", [[True, True, True], [True, False, True]])

@@ -90,14 +90,6 @@ def test_pvalue_matrix_is_upper_triangular_and_thinned():
     assert result.n_survivors.shape == (120,)
 
 
-def test_runs_fast_on_reference_size():
-    values = noisy_observable(exponential_relaxation(200), replicas=1000, seed=6)
-    fp = first_passage(values, TARGET)
-    start = time.perf_counter()
-    detect_qss(values, fp)
-    assert time.perf_counter() - start < 1.5
-
-
 @pytest.mark.parametrize("kwargs, match", [
     (dict(alpha=0.0), "alpha"),
     (dict(min_survivors=1), "min_survivors"),

@@ -67,7 +67,9 @@ class LoopForward:
         self.channels_last = channels_last
         # Evaluation stays eager: it is a small share of the work, and its
         # last chunk's odd size would cost another compilation.
-        self._train_call = torch.compile(self._call, dynamic=False) if compile else self._call
+        self._compiled = torch.compile(self._call, dynamic=False) if compile else None
+        self._train_call = self._checked_compiled_call if compile else self._call
+        self._compile_checked = False
         on_cuda = device.type == "cuda"
         self.streams = [torch.cuda.Stream(device) for _ in range(streams)] if on_cuda and streams > 1 else []
 
@@ -101,12 +103,65 @@ class LoopForward:
             main.wait_stream(stream)
         return torch.stack(outputs)
 
+    def _checked_compiled_call(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
+        """The compiled call; before its first use it runs on a copy of the
+        replica (a slice of a stack, like the real state) beside the eager
+        call on another copy, and any difference beyond float rounding in the
+        output, the gradients or the updated buffers stops the run: whether
+        the compiler changes training depends on the torch release and the
+        machine."""
+        if not self._compile_checked:
+            reference = _detached_copy(state)
+            expected = self._call(reference, inputs)
+            stacked = {name: tensor.unsqueeze(0) for name, tensor in _detached_copy(state).items()}
+            probe = {name: tensor.unbind(0)[0] for name, tensor in stacked.items()}
+            problems = compile_mismatches(probe, stacked, reference, self._compiled(probe, inputs), expected)
+            if problems:
+                raise RuntimeError(
+                    f"training.compile: torch.compile (torch {torch.__version__}) does not reproduce the eager "
+                    f"training call on this machine ({'; '.join(problems)}); set training.compile: false")
+            self._compile_checked = True
+        return self._compiled(state, inputs)
+
     def train(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
         return self._per_replica(state, lambda k: inputs[k], self._train_call)
 
     def evaluate(self, state: Stack, inputs: torch.Tensor) -> torch.Tensor:
         prepared = self._prepare(inputs)
         return self._per_replica(state, lambda k: prepared, self._call)
+
+
+def _detached_copy(state: Stack) -> Stack:
+    return {name: tensor.detach().clone().requires_grad_(tensor.requires_grad) for name, tensor in state.items()}
+
+
+def compile_mismatches(probe: Stack, probe_leaves: Stack, reference: Stack, output: torch.Tensor,
+                       expected: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> list[str]:
+    """Differences beyond float rounding between a compiled call on ``probe``
+    (views of the leaves ``probe_leaves``) giving ``output`` and the eager call
+    on ``reference`` giving ``expected``: the output, the gradient of the
+    output's sum with respect to every trainable tensor, and every buffer the
+    call updated in place."""
+
+    def close(a, b):
+        # Tolerances relative to the tensor's scale: a gradient is a sum of
+        # many terms whose rounding scales with its largest entries.
+        scale = float(b.abs().max()) if b.numel() else 0.0
+        return a.shape == b.shape and torch.allclose(a.float(), b.float(), rtol=rtol, atol=atol + rtol * scale)
+
+    problems = [] if close(output.detach(), expected.detach()) else ["output"]
+    trainable = [name for name, tensor in reference.items() if tensor.requires_grad]
+    if trainable and output.requires_grad:
+        # A random projection of the output, not its sum: behind a BatchNorm
+        # the gradient of a plain sum is zero up to rounding.
+        weights = torch.randn(expected.shape, generator=torch.Generator().manual_seed(0)).to(expected)
+        got = torch.autograd.grad((output * weights).sum(), [probe_leaves[n] for n in trainable], allow_unused=True)
+        want = torch.autograd.grad((expected * weights).sum(), [reference[n] for n in trainable], allow_unused=True)
+        problems += [f"gradient of {name}" for name, g, w in zip(trainable, got, want)
+                     if (g is None) != (w is None) or (g is not None and not close(g.reshape(w.shape), w))]
+    problems += [f"buffer {name}" for name, tensor in reference.items()
+                 if not tensor.requires_grad and not close(probe[name].detach(), tensor)]
+    return problems
 
 
 def build_forward(engine: str, template: nn.Module, device: torch.device, streams: int = 1,
