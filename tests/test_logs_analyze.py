@@ -137,7 +137,7 @@ def test_analyze_end_to_end(runs, tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["inputs"] == {"baseline": "abc"} and summary["qss"]["t_q"] == result.qss.t_q
     survival = pd.read_csv(tmp_path / "out" / "prediction_survival.csv")
-    assert len(survival) == 5 * (HORIZON + 1) and set(survival.columns) == {"tau", "t", "sf"}
+    assert len(survival) == 5 * (HORIZON + 1) and set(survival.columns) == {"tau", "t", "sf", "measured"}
     validation = pd.read_csv(tmp_path / "out" / "validation.csv")
     assert list(validation.tau) == [8, 20] and validation.in_ci.dtype == bool
     assert not list((tmp_path / "out").glob(".*"))  # no temporary files left
@@ -146,20 +146,22 @@ def test_analyze_end_to_end(runs, tmp_path):
 def test_analyze_direction_below_mirrors_above(runs):
     above = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5, 10])
     below = analyze(-runs["baseline"], -runs["perturbed"], TAU_STAR, -TARGET, "below", taus=[5, 10])
-    np.testing.assert_allclose(above.prediction.mfpt, below.prediction.mfpt)
+    np.testing.assert_allclose(above.multi.mfpt, below.multi.mfpt)
     assert above.qss.t_q == below.qss.t_q
 
 
-def test_horizon_defaults_to_shortest_run(runs):
+def test_a_short_replica_is_censored_not_the_horizon_shortened(runs):
     baseline = runs["baseline"].copy()
     baseline[0, 50:] = np.nan
     result = analyze(baseline, runs["perturbed"], TAU_STAR, TARGET, taus=[5])
-    assert result.horizon == 50 and result.prediction.curves.shape == (1, 51)
+    assert result.horizon == HORIZON and result.multi.curves.shape == (2, HORIZON + 1)  # τ = 5 and τ* itself
+    assert result.censored_short == {"baseline": 1, f"tau{TAU_STAR}": 0}
+    assert result.summary()["censored_short_replicas"]["baseline"] == 1
 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(target=99.0), "never reached by any of the 600 baseline replicas"),
-    (dict(tau_star=HORIZON), f"tau_star = {HORIZON} must be in 1..{HORIZON - 1}"),
+    (dict(tau_star=HORIZON), f"tau = {HORIZON} must be in 1..{HORIZON - 1}"),
     (dict(direction="up"), "direction must be one of"),
     (dict(taus=[0, 5]), "taus"),
     (dict(bootstrap=-1), "bootstrap"),
@@ -206,7 +208,7 @@ def test_cli_success(log_dirs, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, match", [
     (["--target", "99"], "never reached"),
-    (["--tau-star", "60"], "tau_star = 60"),
+    (["--tau-star", "60"], "tau = 60 must be in 1..59"),
     (["--direction", "sideways"], "direction must be one of"),
     (["--column", "loss"], "no column 'loss'; columns found: \\['epoch', 'test_acc'\\]"),
     (["--taus", "4,x"], "--taus must be comma-separated integers"),

@@ -1,19 +1,24 @@
-"""Baseline + one perturbation frequency -> prediction at every frequency.
+"""Baseline + one or more measured frequencies -> the best perturbation period.
 
-:func:`analyze` chains the pieces of THEORY §1–5: first passages, the baseline
-Kaplan–Meier ``Ψ``, QSS detection, the response ``φ`` at ``τ*``, the renewal
-prediction for every period ``τ`` (restricted to the horizon ``H``), the
-optimal period, optional bootstrap intervals and optional validation against
-measured sweeps.  :func:`write_analysis` saves it; :func:`run_analyze` is the
+:func:`analyze` chains the pieces of docs/theory.md: first passages, the
+baseline Kaplan–Meier ``Ψ``, QSS detection, the response of every measured
+periodic run, the multi-frequency prediction on the whole grid of periods
+(measured values where measured, the renewal closure with the response of
+the nearest longer measured period elsewhere, :mod:`fptopt.design`), the
+optimum over the whole grid with ``next_tau`` (the frequency to measure next),
+bootstrap intervals, the renewal check and optional validation against
+measured sweeps. :func:`write_analysis` saves it; :func:`run_analyze` is the
 ``fptopt analyze`` command line::
 
-    fptopt analyze --baseline PATH --perturbed PATH --tau-star N --target X
-        [--direction above|below] [--column NAME] [--horizon H]
+    fptopt analyze --baseline PATH --perturbed TAU=PATH [--perturbed TAU=PATH ...] --target X
+        [--direction above|below] [--column NAME] [--horizon H] [--trust-ratio R]
         [--taus 5,7,10,...] [--sweep TAU=PATH ...] [--bootstrap B] [--seed S]
         --out DIR
+    fptopt analyze --baseline PATH --perturbed PATH --tau-star N ...   (one frequency)
 
-Defaults: ``H`` = the shortest recorded baseline trajectory; ``taus`` =
-``1..H−1`` plus the sweep periods (every period is cheap to predict).
+Defaults: ``H`` = the longest recorded baseline trajectory (shorter replicas
+are censored at their last epoch); ``taus`` = ``1..H−1`` plus the sweep
+periods (every period is cheap to predict).
 """
 
 from __future__ import annotations
@@ -31,13 +36,12 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .bootstrap import BootstrapResult, bootstrap_prediction
+from .design import DEFAULT_TRUST_RATIO, MultiFrequencyResult, multi_frequency, renewal_check
 from .logs import read_trajectories
 from .provenance import file_sha256
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
-from .theory import (OptimalPeriod, PeriodicPrediction, Response, optimal_period,
-                     predict_periodic, response_function)
+from .theory import Response, response_function
 from .validation import Comparison, compare
 
 __all__ = ["AnalysisResult", "analyze", "write_analysis", "add_analyze_arguments",
@@ -46,33 +50,49 @@ __all__ = ["AnalysisResult", "analyze", "write_analysis", "add_analyze_arguments
 
 @dataclass(frozen=True)
 class AnalysisResult:
+    """Everything :func:`analyze` measured and predicted.
+
+    ``multi`` holds the restricted MFPT on the whole grid (measured at the
+    measured periods, predicted elsewhere, with ``source_tau``/``trusted``);
+    ``responses[τ_m]`` the pooled response ``φ_m`` of each measured run and
+    ``renewal`` its per-cycle check; ``tau_star`` is the first (or only)
+    measured period given."""
+
     horizon: int
     tau_star: int
     target: float
     direction: str
     baseline: SurvivalCurve
     qss: QSSResult
-    response: Response
-    prediction: PeriodicPrediction
-    optimal: OptimalPeriod
-    bootstrap: BootstrapResult | None
+    responses: dict[int, Response]
+    multi: MultiFrequencyResult
+    renewal: pd.DataFrame
     validation: dict[int, Comparison] = field(default_factory=dict)
+    censored_short: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def response(self) -> Response:
+        """The response of the τ* run (the first measured period given)."""
+        return self.responses[self.tau_star]
+
+    @property
+    def outside_qss(self) -> np.ndarray:
+        t_q = self.qss.t_q
+        return self.multi.taus < t_q if t_q is not None else np.zeros(self.multi.taus.size, bool)
 
     def prediction_table(self) -> pd.DataFrame:
-        nan = np.full(self.prediction.taus.size, np.nan)
-        boot = self.bootstrap
+        m = self.multi
         return pd.DataFrame({
-            "tau": self.prediction.taus, "mfpt": self.prediction.mfpt,
-            "mfpt_low": nan if boot is None else boot.mfpt_low,
-            "mfpt_high": nan if boot is None else boot.mfpt_high,
-            "extrapolated": self.prediction.extrapolated,
-            "outside_qss": self.prediction.outside_qss, "horizon": self.horizon})
+            "tau": m.taus, "mfpt": m.mfpt, "mfpt_low": m.mfpt_low, "mfpt_high": m.mfpt_high,
+            "predicted": m.predicted, "measured": m.measured, "source_tau": m.source_tau,
+            "trusted": m.trusted, "extrapolated": m.extrapolated, "outside_qss": self.outside_qss,
+            "horizon": self.horizon})
 
     def survival_table(self) -> pd.DataFrame:
-        curves = self.prediction.curves
-        return pd.DataFrame({"tau": np.repeat(self.prediction.taus, curves.shape[1]),
+        curves = self.multi.curves
+        return pd.DataFrame({"tau": np.repeat(self.multi.taus, curves.shape[1]),
                              "t": np.tile(np.arange(curves.shape[1]), curves.shape[0]),
-                             "sf": curves.ravel()})
+                             "sf": curves.ravel(), "measured": np.repeat(self.multi.measured, curves.shape[1])})
 
     def validation_table(self) -> pd.DataFrame:
         rows = [{"tau": tau, "predicted": c.predicted_mfpt, "predicted_low": c.predicted_low,
@@ -88,7 +108,8 @@ class AnalysisResult:
 
     def summary(self) -> dict:
         mean = self.baseline.restricted_mean(self.horizon)
-        boot = self.bootstrap
+        m = self.multi
+        boot = m.n_resamples > 0
         return {
             "horizon": self.horizon, "tau_star": self.tau_star, "target": self.target,
             "direction": self.direction,
@@ -100,70 +121,106 @@ class AnalysisResult:
             "baseline_sf_at_horizon": float(self.baseline.sf[self.horizon]),
             "sum_phi": self.response.sum_phi, "phi_u_max": self.response.u_max,
             "phi_plateau_hazard": self.response.plateau_hazard,
-            "optimal_tau": self.optimal.tau, "optimal_mfpt": self.optimal.mfpt,
-            "optimal_tau_low": None if boot is None else boot.tau_opt_low,
-            "optimal_tau_high": None if boot is None else boot.tau_opt_high,
-            "speedup": self.optimal.speedup,
-            "speedup_low": None if boot is None else boot.speedup_low,
-            "speedup_high": None if boot is None else boot.speedup_high,
-            "bootstrap_resamples": 0 if boot is None else boot.n_resamples,
+            "measured_taus": m.measured_taus, "trust_ratio": m.trust_ratio,
+            "optimal_tau": m.optimal_tau, "optimal_mfpt": m.optimal_mfpt,
+            "optimal_measured": m.optimal_measured, "optimal_trusted": m.optimal_trusted,
+            "optimal_tau_low": m.optimal_tau_low if boot else None,
+            "optimal_tau_high": m.optimal_tau_high if boot else None,
+            "speedup": m.speedup,
+            "speedup_low": m.speedup_low if boot else None,
+            "speedup_high": m.speedup_high if boot else None,
+            "next_tau": m.next_tau,
+            "renewal_consistent": bool(self.renewal["consistent"].all()) if not self.renewal.empty else None,
+            "censored_short_replicas": dict(self.censored_short),
+            "bootstrap_resamples": m.n_resamples,
         }
 
+    def headline(self) -> str:
+        """One line for people: the answer, whether it was measured, and what to do next."""
+        m = self.multi
+        how = "measured" if m.optimal_measured else ("predicted, trusted" if m.optimal_trusted
+                                                     else "predicted, NOT trusted")
+        interval = f" [{m.speedup_low:.2f}, {m.speedup_high:.2f}]" if m.n_resamples else ""
+        advice = ("no further frequency needed" if m.next_tau is None
+                  else f"measure tau = {m.next_tau} next (--perturbed {m.next_tau}=PATH)")
+        return (f"optimal tau = {m.optimal_tau} ({how}), <T ∧ {self.horizon}> = {m.optimal_mfpt:.3g} vs "
+                f"{m.baseline_mfpt:.3g} unperturbed, speedup {m.speedup:.2f}{interval}; "
+                f"measured taus {m.measured_taus}; {advice}")
 
-def analyze(baseline, perturbed, tau_star: int, target: float, direction: str = "above",
+
+def analyze(baseline, perturbed, tau_star: int | None = None, target: float = None, direction: str = "above",
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
-            seed: int = 0, confidence_level: float = 0.95,
-            restrict_to_qss: bool = True) -> AnalysisResult:
+            seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
+            qss_options: dict | None = None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
-    With ``restrict_to_qss`` (default) the optimal period is searched only
-    among periods τ ≥ t_q, where the theory's assumptions hold (THEORY §4:
-    "the admissible grid"); predictions for τ < t_q are still reported,
-    flagged ``outside_qss``. Without a detected QSS every τ is admissible.
+    ``perturbed`` is either one array measured at period ``tau_star`` or a
+    dict ``{τ_m: array}`` of periodic runs (then ``tau_star`` is the first
+    key unless given). The optimum is searched over the whole grid: measured
+    periods count with their measured MFPT, the others with their prediction
+    (flagged ``trusted`` or not, :mod:`fptopt.design`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if target is None:
+        raise ValueError("target is required")
     if bootstrap < 0:
         raise ValueError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
+    if not isinstance(perturbed, dict):
+        if tau_star is None:
+            raise ValueError("tau_star is required when perturbed is a single run")
+        perturbed = {int(tau_star): perturbed}
+    if not perturbed:
+        raise ValueError("perturbed must hold at least one run")
+    perturbed = {int(tau): np.asarray(values, dtype=float) for tau, values in perturbed.items()}
+    tau_star = int(next(iter(perturbed))) if tau_star is None else int(tau_star)
+    if tau_star not in perturbed:
+        raise ValueError(f"tau_star = {tau_star} is not among the measured periods {sorted(perturbed)}")
     baseline = np.asarray(baseline, dtype=float)
     base_fp = first_passage(baseline, target, direction)
-    horizon = int(base_fp.last_epoch.min()) if horizon is None else int(horizon)
+    horizon = base_fp.horizon if horizon is None else int(horizon)
     if not 1 <= horizon <= base_fp.horizon:
         raise ValueError(f"horizon must be in 1..{base_fp.horizon} (baseline epochs), got {horizon}")
-    if not 1 <= tau_star < horizon:
-        raise ValueError(f"tau_star = {tau_star} must be in 1..{horizon - 1}: below the "
-                         f"horizon H = {horizon}")
+    for tau in perturbed:
+        if not 1 <= tau < horizon:
+            raise ValueError(f"perturbed period tau = {tau} must be in 1..{horizon - 1}: below the "
+                             f"horizon H = {horizon}")
     base_fp = base_fp.restrict(horizon)
     if not base_fp.observed.any():
         raise ValueError(f"target {target} ({direction}) is never reached by any of the "
                          f"{base_fp.n_replicas} baseline replicas within {horizon} epochs")
-    pert_fp = first_passage(perturbed, target, direction)
-    pert_fp = pert_fp.restrict(min(horizon, pert_fp.horizon))
+    runs = {}
+    for tau, values in perturbed.items():
+        fp = first_passage(values, target, direction)
+        if fp.horizon < horizon:
+            raise ValueError(f"the perturbed run at tau = {tau} has {fp.horizon} epochs, fewer than the "
+                             f"horizon {horizon}; pass --horizon {fp.horizon} or a longer run")
+        runs[tau] = fp.restrict(horizon)
     sweeps = {} if sweeps is None else {int(k): v for k, v in sweeps.items()}
     taus = _tau_grid(taus, horizon, sweeps)
-    qss = detect_qss(baseline[:, :horizon], base_fp)
+    censored_short = {"baseline": int(np.count_nonzero(base_fp.last_epoch < horizon))}
+    censored_short |= {f"tau{tau}": int(np.count_nonzero(fp.last_epoch < horizon)) for tau, fp in runs.items()}
+    qss = detect_qss(baseline[:, :horizon], base_fp, **(qss_options or {}))
     curve = kaplan_meier(base_fp, horizon, confidence_level)
-    response = response_function(pert_fp, tau_star, confidence_level)
-    prediction = predict_periodic(curve.sf, response, taus, horizon, t_q=qss.t_q)
-    admissible = None
-    if restrict_to_qss and qss.t_q is not None and (taus >= qss.t_q).any():
-        admissible = taus >= qss.t_q
-    boot = None
-    if bootstrap:
-        boot = bootstrap_prediction(base_fp, pert_fp, tau_star, taus, horizon, bootstrap,
-                                    confidence_level, seed, admissible=admissible)
+    responses = {tau: response_function(fp, tau, confidence_level) for tau, fp in runs.items()
+                 if (fp.times > tau).any()}
+    if tau_star not in responses:
+        raise ValueError(f"no perturbed replica survives past tau_star = {tau_star}: the response "
+                         f"cannot be measured")
+    multi = multi_frequency(base_fp, runs, taus, horizon, trust_ratio, bootstrap, confidence_level, seed)
+    renewal = pd.concat([renewal_check(fp, tau, horizon, confidence_level) for tau, fp in sorted(runs.items())],
+                        ignore_index=True)
     validation = {}
     for tau, trajectories in sorted(sweeps.items()):
-        index = int(np.flatnonzero(taus == tau)[0])
-        low, high = (np.nan, np.nan) if boot is None else (boot.mfpt_low[index], boot.mfpt_high[index])
+        index = int(np.flatnonzero(multi.taus == tau)[0])
         measured = first_passage(trajectories, target, direction)
         if measured.horizon < horizon:
             raise ValueError(f"sweep tau={tau} has {measured.horizon} epochs, fewer than the "
                              f"horizon {horizon}")
-        validation[tau] = compare(prediction.curves[index], prediction.mfpt[index], low, high,
-                                  measured, horizon, confidence_level)
-    return AnalysisResult(horizon, int(tau_star), float(target), direction, curve, qss, response,
-                          prediction, optimal_period(prediction, admissible), boot, validation)
+        validation[tau] = compare(multi.curves[index], multi.predicted[index], multi.mfpt_low[index],
+                                  multi.mfpt_high[index], measured, horizon, confidence_level)
+    return AnalysisResult(horizon, tau_star, float(target), direction, curve, qss, responses, multi,
+                          renewal, validation, censored_short)
 
 
 def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
@@ -175,12 +232,13 @@ def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
     return grid
 
 
-def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None = None) -> list[Path]:
+def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None = None,
+                   extra_summary: dict | None = None) -> list[Path]:
     """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json`` and
     (with sweeps) ``validation.csv`` into ``out_dir``.  Every file is rendered in
     memory, written to a temporary file, then renamed (``os.replace``)."""
-    summary = result.summary() | {"inputs": dict(inputs_hashes or {}),
-                                  "fptopt_version": __version__}
+    summary = result.summary() | dict(extra_summary or {}) | {"inputs": dict(inputs_hashes or {}),
+                                                              "fptopt_version": __version__}
     contents = {"prediction.csv": result.prediction_table().to_csv(index=False),
                 "prediction_survival.csv": result.survival_table().to_csv(index=False),
                 "summary.json": json.dumps(_jsonable(summary), indent=2) + "\n"}
@@ -230,12 +288,17 @@ def input_hash(path) -> str:
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``fptopt analyze``."""
     parser.add_argument("--baseline", required=True, help="unperturbed logs: CSV directory or long table")
-    parser.add_argument("--perturbed", required=True, help="logs of the single-frequency run at tau*")
-    parser.add_argument("--tau-star", required=True, type=int, help="period of the perturbed run")
+    parser.add_argument("--perturbed", required=True, action="append", metavar="TAU=PATH",
+                        help="logs of a periodic run at period TAU (repeatable: one per measured frequency); "
+                             "a bare PATH needs --tau-star")
+    parser.add_argument("--tau-star", type=int, default=None, help="period of a bare --perturbed PATH")
+    parser.add_argument("--trust-ratio", type=float, default=DEFAULT_TRUST_RATIO,
+                        help="a response measured at tau_m is trusted down to this fraction of tau_m (default 0.6)")
     parser.add_argument("--target", required=True, type=float, help="threshold theta")
     parser.add_argument("--direction", default="above", help="above (a >= theta) or below (a <= theta)")
     parser.add_argument("--column", default="test_acc", help="observable column in the logs")
-    parser.add_argument("--horizon", type=int, default=None, help="H (default: shortest baseline run)")
+    parser.add_argument("--horizon", type=int, default=None,
+                        help="H (default: the longest baseline run; shorter replicas are censored)")
     parser.add_argument("--taus", default=None, help="comma-separated periods (default 1..H-1)")
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
@@ -250,25 +313,25 @@ def run_analyze(args: argparse.Namespace) -> int:
     """Run ``fptopt analyze``; returns 0, or 2 after printing the error (nothing written)."""
     try:
         taus = _parse_taus(args.taus)
-        sweep_paths = dict(_parse_sweep(item) for item in args.sweep)
-        paths = {"baseline": args.baseline, "perturbed": args.perturbed} | {
+        sweep_paths = dict(_parse_sweep(item, "--sweep") for item in args.sweep)
+        perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
+        paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
         _, baseline = read_trajectories(args.baseline, args.column)
-        _, perturbed = read_trajectories(args.perturbed, args.column)
+        perturbed = {tau: read_trajectories(path, args.column)[1] for tau, path in perturbed_paths.items()}
         sweeps = {tau: read_trajectories(path, args.column)[1] for tau, path in sweep_paths.items()}
         result = analyze(baseline, perturbed, args.tau_star, args.target, args.direction,
-                         args.horizon, taus, sweeps, args.bootstrap, args.seed)
+                         args.horizon, taus, sweeps, args.bootstrap, args.seed, trust_ratio=args.trust_ratio)
         hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
         write_analysis(result, args.out, hashes)
         if not args.no_figures:
             from .plots import analysis_figures
 
-            analysis_figures(result, baseline, perturbed, args.column, args.out)
+            analysis_figures(result, baseline, perturbed[result.tau_star], args.column, args.out)
     except (ValueError, OSError) as error:
         print(f"fptopt analyze: error: {error}", file=sys.stderr)
         return 2
-    print(f"fptopt analyze: wrote {args.out} (optimal tau = {result.optimal.tau}, "
-          f"predicted speedup {result.optimal.speedup:.2f}; {result.qss.message})")
+    print(f"fptopt analyze: wrote {args.out}\n  {result.headline()}\n  {result.qss.message}")
     return 0
 
 
@@ -281,11 +344,32 @@ def _parse_taus(text):
         raise ValueError(f"--taus must be comma-separated integers, got {text!r}") from error
 
 
-def _parse_sweep(item: str):
+def _parse_sweep(item: str, option: str):
     tau, sep, path = item.partition("=")
     if not sep or not tau.strip().isdigit() or not path:
-        raise ValueError(f"--sweep must look like TAU=PATH, got {item!r}")
+        raise ValueError(f"{option} must look like TAU=PATH, got {item!r}")
     return int(tau), path
+
+
+def _perturbed_paths(items: list[str], tau_star: int | None) -> dict[int, str]:
+    """``--perturbed TAU=PATH`` (repeatable) or one bare ``--perturbed PATH --tau-star N``."""
+    bare = [item for item in items if not _looks_like_tau_path(item)]
+    if bare and (len(items) > 1 or tau_star is None):
+        raise ValueError(f"--perturbed {bare[0]!r}: give the period as TAU=PATH (repeatable), or one bare "
+                         "PATH together with --tau-star N")
+    if bare:
+        return {int(tau_star): bare[0]}
+    paths = dict(_parse_sweep(item, "--perturbed") for item in items)
+    if len(paths) < len(items):
+        raise ValueError("--perturbed: each period may be given once")
+    if tau_star is not None and tau_star not in paths:
+        raise ValueError(f"--tau-star {tau_star} is not among the --perturbed periods {sorted(paths)}")
+    return paths
+
+
+def _looks_like_tau_path(item: str) -> bool:
+    tau, sep, path = item.partition("=")
+    return bool(sep) and tau.strip().isdigit() and bool(path) and not Path(item).exists()
 
 
 def main(argv=None) -> int:

@@ -63,9 +63,11 @@ def _survival(args, config):
 def _predict(args, config):
     from .stages import predict_stage
 
+    taus = paths.design_taus(config, args.protocol, args.results)
     predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
                   paths.single_frequency_blocks(config, args.protocol, args.results),
-                  paths.predict_dir(args.protocol, args.results))
+                  paths.predict_dir(args.protocol, args.results),
+                  paths.sweep_blocks(config, args.protocol, args.results, taus=taus))
 
 
 def _validate(args, config):
@@ -88,6 +90,7 @@ def _figures(args, config):
               "qss": root / paths.SURVIVAL_DIR / "qss.json",
               "pvalues": root / paths.SURVIVAL_DIR / "qss_pvalues.parquet",
               "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],
+              "summaries": [Path(paths.predict_dir(n, root)) / "summary.json" for n in names],
               "responses": [Path(paths.predict_dir(n, root)) / "response.parquet" for n in names],
               "validations": [Path(paths.validate_dir(n, root)) / "validation.parquet" for n in names]}
     figures_stage(config, inputs, root / paths.FIGURES_DIR)
@@ -97,9 +100,10 @@ def _tables(args, config):
     from .tables import tables_stage
 
     names = [p["name"] for p in config["protocols"]]
+    rounds = [paths.design_round(n, r, args.results) for n in names for r in range(config["adaptive"]["rounds"])]
     tables_stage(config, [Path(paths.validate_dir(n, args.results)) / "validation.parquet" for n in names],
                  [Path(paths.predict_dir(n, args.results)) / "summary.json" for n in names],
-                 Path(args.results) / paths.TABLES_DIR)
+                 [r for r in rounds if Path(r).exists()], Path(args.results) / paths.TABLES_DIR)
 
 
 STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _validate,

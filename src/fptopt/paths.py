@@ -11,6 +11,7 @@ SINGLE_FREQUENCY_BLOCK = "train_single_frequency/{protocol}/block{block}.parquet
 SWEEP_BLOCK = "train_sweep/{protocol}/tau{tau}/block{block}.parquet"
 SURVIVAL_DIR = "survival"
 PREDICT_DIR = "predict/{protocol}"
+DESIGN_ROUND = "design/{protocol}/round{round}.json"
 VALIDATE_DIR = "validate/{protocol}"
 FIGURES_DIR = "figures"
 TABLES_DIR = "tables"
@@ -29,10 +30,36 @@ def single_frequency_blocks(config: dict, protocol: str, root="results") -> list
             for b in range(n_blocks(config, "train_single_frequency"))]
 
 
-def sweep_blocks(config: dict, protocol: str, root="results") -> dict[int, list[str]]:
-    taus = protocol_config(config, protocol)["sweep_taus"]
+def sweep_blocks(config: dict, protocol: str, root="results", taus=None) -> dict[int, list[str]]:
+    """Training blocks of the protocol at each period τ (default: its validation
+    ``sweep_taus``). The adaptive design's frequencies and the dense grid of the
+    regret target are trained by the same rule at the same paths."""
+    taus = protocol_config(config, protocol)["sweep_taus"] if taus is None else taus
     blocks = range(n_blocks(config, "train_sweep"))
-    return {tau: [_under(root, SWEEP_BLOCK, protocol=protocol, tau=tau, block=b) for b in blocks] for tau in taus}
+    return {int(tau): [_under(root, SWEEP_BLOCK, protocol=protocol, tau=tau, block=b) for b in blocks]
+            for tau in taus}
+
+
+def design_taus(config: dict, protocol: str, root="results") -> list[int]:
+    """The frequencies the design's saved rounds chose (each round's next_tau until
+    one is null or a round file is missing): what ``fptopt predict`` adds to τ*."""
+    import json
+
+    taus = []
+    for round_index in range(config["adaptive"]["rounds"]):
+        record = Path(design_round(protocol, round_index, root))
+        if not record.exists():
+            break
+        next_tau = json.loads(record.read_text())["next_tau"]
+        if next_tau is None:
+            break
+        taus.append(int(next_tau))
+    return taus
+
+
+def design_round(protocol: str, round_index: int, root="results") -> str:
+    """Summary of round ``round_index`` of the adaptive design (its ``next_tau``)."""
+    return _under(root, DESIGN_ROUND, protocol=protocol, round=round_index)
 
 
 def predict_dir(protocol: str, root="results") -> str:

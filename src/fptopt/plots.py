@@ -104,24 +104,50 @@ def response(phi: pd.DataFrame):
     return figure
 
 
-def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mfpt: float, horizon: int):
-    """Predicted ⟨T_τ ∧ H⟩ (line, bootstrap band) vs measured (points with CIs)."""
+def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mfpt: float, horizon: int,
+                summaries: dict | None = None):
+    """⟨T_τ ∧ H⟩ vs τ per protocol: the closure's prediction (solid where
+    trusted, dashed where not, bootstrap band), the measured frequencies of
+    the design (squares), the validation sweep (circles), the chosen τ and
+    ``next_tau``. Only what is present gets a legend entry."""
     protocols = list(predictions["protocol"].unique())
-    figure, axes = plt.subplots(1, len(protocols), figsize=(4.2 * len(protocols), 3.6), sharey=True, squeeze=False)
+    summaries = summaries or {}
+    figure, axes = plt.subplots(1, len(protocols), figsize=(4.4 * len(protocols), 3.8), sharey=True, squeeze=False)
     for axis, protocol in zip(axes[0], protocols):
         pred = predictions[predictions["protocol"] == protocol].sort_values("tau")
-        axis.plot(pred["tau"], pred["mfpt"], color="tab:blue", label="predicted (baseline + τ*)")
-        axis.fill_between(pred["tau"], pred["mfpt_low"], pred["mfpt_high"], color="tab:blue", alpha=0.2)
-        measured = validation[validation["protocol"] == protocol]
-        axis.errorbar(measured["tau"], measured["measured_mfpt"],
-                      yerr=[measured["measured_mfpt"] - measured["measured_low"],
-                            measured["measured_high"] - measured["measured_mfpt"]],
-                      fmt="o", color="tab:orange", capsize=3, label="measured (sweep)")
+        measured_flag = pred["measured"].astype(bool) if "measured" in pred else pd.Series(False, index=pred.index)
+        trusted = pred["trusted"].astype(bool) if "trusted" in pred else pd.Series(True, index=pred.index)
+        closure = pred["predicted"] if "predicted" in pred else pred["mfpt"]
+        unmeasured = pred[~measured_flag]
+        axis.fill_between(unmeasured["tau"], unmeasured["mfpt_low"], unmeasured["mfpt_high"], color="tab:blue",
+                          alpha=0.15, lw=0)
+        axis.plot(pred["tau"], closure.where(~trusted), color="tab:blue", ls="--", alpha=0.6,
+                  label="predicted, not trusted" if (~trusted).any() else None)
+        axis.plot(pred["tau"], closure.where(trusted), color="tab:blue",
+                  label="predicted, trusted" if (trusted & ~measured_flag).any() else None)
+        design = pred[measured_flag]
+        if not design.empty:
+            axis.errorbar(design["tau"], design["mfpt"], yerr=[design["mfpt"] - design["mfpt_low"].fillna(design["mfpt"]),
+                                                               design["mfpt_high"].fillna(design["mfpt"]) - design["mfpt"]],
+                          fmt="s", color="black", capsize=3, label="measured (design)")
+        sweep = validation[validation["protocol"] == protocol] if "protocol" in validation else validation.iloc[0:0]
+        if not sweep.empty:
+            axis.errorbar(sweep["tau"], sweep["measured_mfpt"],
+                          yerr=[sweep["measured_mfpt"] - sweep["measured_low"],
+                                sweep["measured_high"] - sweep["measured_mfpt"]],
+                          fmt="o", color="tab:orange", capsize=3, alpha=0.8, label="measured (validation sweep)")
         axis.axhline(baseline_mfpt, color="gray", ls=":", label="unperturbed")
-        axis.set(title=protocol, xlabel="period τ (epochs)", ylabel=f"restricted MFPT ⟨T ∧ {horizon}⟩ (epochs)")
+        summary = summaries.get(protocol, {})
+        if summary.get("optimal_tau") is not None:
+            axis.axvline(summary["optimal_tau"], color="tab:green", lw=1.2,
+                         label=f"chosen τ = {summary['optimal_tau']}")
+        if summary.get("next_tau") is not None:
+            axis.axvline(summary["next_tau"], color="tab:red", ls=":", lw=1.2,
+                         label=f"next τ to measure = {summary['next_tau']}")
+        axis.set(title=f"{protocol}", xlabel="period τ (epochs)", ylabel=f"restricted MFPT ⟨T ∧ {horizon}⟩ (epochs)")
         _period_axis(axis)
         axis.set_xlim(pred["tau"].min() * 0.8, pred["tau"].max() * 1.25)
-    axes[0][0].legend(fontsize=7)
+        axis.legend(fontsize=6)
     return figure
 
 
@@ -142,8 +168,8 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
 
 def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     """Draw every figure of the study from the stage outputs named in ``inputs``
-    (keys: baseline, single, survival, single_survivals, qss, pvalues, predictions, responses,
-    validations)."""
+    (keys: baseline, single, survival, single_survivals, qss, pvalues, predictions, summaries,
+    responses, validations)."""
     from .config import horizon as config_horizon
     import json
 
@@ -162,12 +188,14 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     sweeps = validation_table(inputs["validations"])
     baseline_final = baseline_final_value(inputs["validations"])
     baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
+    summaries = {e["name"]: json.loads(Path(p).read_text())
+                 for p, e in zip(inputs.get("summaries", []), config["protocols"])}
     figures = {
         "trajectories": trajectories(frames, column, target),
         "survival": survival(pd.concat([read_table(p) for p in [inputs["survival"], *inputs["single_survivals"]]])),
         "qss_evidence": qss_evidence(read_table(inputs["pvalues"]), qss["qss"]["t_q"], qss["qss"]["alpha"]),
         "response": response(pd.concat([read_table(p) for p in inputs["responses"]])),
-        "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h),
+        "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h, summaries),
         "accuracy_vs_tau": accuracy_vs_tau(sweeps, baseline_final, column),
     }
     return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]
@@ -203,6 +231,7 @@ def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column
         "survival": survival(curves),
         "qss_evidence": qss_evidence(pvalue_table(result.qss), result.qss.t_q, result.qss.alpha),
         "response": response(response_frame),
-        "mfpt_vs_tau": mfpt_vs_tau(predictions, validation, result.prediction.baseline_mfpt, result.horizon),
+        "mfpt_vs_tau": mfpt_vs_tau(predictions, validation, result.multi.baseline_mfpt, result.horizon,
+                                   {"perturbed": result.summary()}),
     }
     return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]

@@ -119,25 +119,72 @@ def prediction_taus(config: dict, protocol: str) -> list[int]:
     return sorted(t for t in taus if t < h)
 
 
-def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out_dir) -> None:
-    """φ(u), predicted Ψ_τ and ⟨T_τ ∧ H⟩ for every τ, with bootstrap CIs."""
-    column, target, direction = _observable(config)
+def qss_options(config: dict) -> dict:
+    """``detect_qss`` keyword arguments from ``analysis.qss`` (absent keys keep its defaults)."""
+    return dict(config["analysis"].get("qss") or {})
+
+
+def _measured_runs(config: dict, protocol: str, single_paths, design_paths: dict) -> tuple[dict, int]:
+    """``{τ: trajectories}`` of τ* and of the design's frequencies, and their replica-epochs."""
+    column = config["observable"]["column"]
     tau_star = protocol_config(config, protocol)["tau_star"]
-    baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
-    single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
-    perturbed = trajectories(single, column)
+    frames = {tau_star: load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)}
+    for tau, paths in sorted(design_paths.items()):
+        frames[int(tau)] = load_condition(paths, config, "train_sweep", protocol, int(tau))
+    return {tau: trajectories(frame, column) for tau, frame in frames.items()}, sum(map(len, frames.values()))
+
+
+def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, design_paths: dict,
+                    bootstrap: int | None = None):
+    """The analysis of baseline + τ* + the design's frequencies so far, and the
+    replica-epochs trained for it."""
+    column, target, direction = _observable(config)
     analysis = config["analysis"]
-    result = analyze(baseline, perturbed, tau_star, target, direction, horizon=config_horizon(config),
-                     taus=prediction_taus(config, protocol), bootstrap=analysis["bootstrap"],
-                     seed=config["seed"], confidence_level=analysis.get("confidence_level", 0.95))
-    inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths]}
-    write_analysis(result, out_dir, inputs)
+    baseline_frame = load_condition(baseline_paths, config, "train_baseline")
+    runs, perturbed_epochs = _measured_runs(config, protocol, single_paths, design_paths)
+    result = analyze(trajectories(baseline_frame, column), runs, protocol_config(config, protocol)["tau_star"],
+                     target, direction, horizon=config_horizon(config), taus=prediction_taus(config, protocol),
+                     bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
+                     confidence_level=analysis.get("confidence_level", 0.95),
+                     trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config))
+    return result, len(baseline_frame) + perturbed_epochs
+
+
+def design_round_stage(config: dict, protocol: str, round_index: int, baseline_paths, single_paths,
+                       design_paths: dict, out_json) -> None:
+    """One round of the adaptive design: predict from what is measured so far
+    (no bootstrap: ``next_tau`` needs only the point values) and record the
+    next frequency to train."""
+    result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths,
+                                             bootstrap=0)
+    summary = result.summary()
+    record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
+              "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
+              "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],
+              "next_tau": summary["next_tau"], "replica_epochs": replica_epochs}
+    write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
+
+
+def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out_dir,
+                  design_paths: dict | None = None) -> None:
+    """Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from baseline + τ* +
+    the adaptive design's frequencies, with bootstrap CIs, the optimum and
+    ``next_tau``; the responses φ_m and the renewal check of every measured run."""
+    design_paths = design_paths or {}
+    tau_star = protocol_config(config, protocol)["tau_star"]
+    result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
+    inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
+                                               *(q for paths in design_paths.values() for q in paths)]}
+    write_analysis(result, out_dir, inputs, extra_summary={"protocol": protocol, "replica_epochs": replica_epochs,
+                                                           "rounds": config["adaptive"]["rounds"]})
     response = result.response
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
                         "phi": response.phi, "low": low, "high": high})
     meta = provenance(config, stage="predict", protocol=protocol)
     write_table(phi, Path(out_dir) / "response.parquet", meta)
+    write_table(result.renewal.assign(protocol=protocol), Path(out_dir) / "renewal.parquet", meta)
+    single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
     condition = f"train_single_frequency/{protocol}/tau{tau_star}"
     *_, curve, _, measured = _condition_survival(single, config, condition, protocol, tau_star)
     write_table(curve, Path(out_dir) / "single_frequency_survival.parquet", meta)
@@ -186,3 +233,54 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
     out_dir = Path(out_dir)
     write_table(pd.DataFrame(rows), out_dir / "validation.parquet", meta)
     write_table(pd.concat(measured_curves, ignore_index=True), out_dir / "measured_survival.parquet", meta)
+
+
+def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, list]], summary_paths: list,
+                 out_dir, tables_dir) -> None:
+    """The dense truth: every period of ``regret.taus`` trained for each protocol.
+
+    Writes ``first_passage.parquet`` (one row per protocol × τ × replica; the
+    baseline as protocol ``none``, τ = 0), ``dense_mfpt.parquet`` (measured
+    ⟨T_τ ∧ H⟩ per protocol × τ with its interval) under ``out_dir`` and
+    ``regret.{csv,md}`` under ``tables_dir``."""
+    import json
+
+    from .tables import regret_table, write_tables
+
+    h = config_horizon(config)
+    level = config["analysis"].get("confidence_level", 0.95)
+    frame = load_condition(baseline_paths, config, "train_baseline")
+    *_, passages, _ = _condition_survival(frame, config, "baseline", "none", 0)
+    passage_frames, mfpt_rows = [passages], []
+    for protocol, by_tau in dense_paths.items():
+        for tau, paths in sorted(by_tau.items()):
+            frame = load_condition(paths, config, "train_sweep", protocol, tau)
+            _, fp, _, passages, summary = _condition_survival(frame, config, f"train_sweep/{protocol}/tau{tau}",
+                                                              protocol, tau)
+            passage_frames.append(passages)
+            mfpt_rows.append({"protocol": protocol, "tau": tau, "mfpt": summary["mfpt_restricted"],
+                              "mfpt_low": summary["mfpt_low"], "mfpt_high": summary["mfpt_high"],
+                              "replicas": fp.n_replicas, "replica_epochs": len(frame), "confidence_level": level})
+    dense = pd.DataFrame(mfpt_rows)
+    meta = provenance(config, stage="regret")
+    out_dir = Path(out_dir)
+    write_table(pd.concat(passage_frames, ignore_index=True), out_dir / "first_passage.parquet", meta)
+    write_table(dense, out_dir / "dense_mfpt.parquet", meta)
+    summaries = {entry["name"]: json.loads(Path(path).read_text())
+                 for entry, path in zip(config["protocols"], summary_paths)}
+    write_tables({"regret": (regret_table(dense, summaries),
+                             f"The design's choice against every period measured (⟨T_τ ∧ {h}⟩, epochs)")},
+                 tables_dir)
+
+
+def group_sweep_blocks(paths) -> dict[int, list[str]]:
+    """``{τ: [block paths]}`` from training blocks laid out as ``…/tau{τ}/block{b}.parquet``."""
+    import re
+
+    grouped: dict[int, list[str]] = {}
+    for path in paths:
+        match = re.search(r"/tau(\d+)/block\d+\.parquet$", str(path))
+        if match is None:
+            raise ValueError(f"{path}: expected a training block at …/tau<τ>/block<b>.parquet")
+        grouped.setdefault(int(match.group(1)), []).append(str(path))
+    return grouped

@@ -3,9 +3,12 @@
 ``validation``: one row per protocol × swept τ: predicted and measured
 restricted MFPT with intervals, relative error, survival gap, in-CI, and the
 final/best value of the observable.
-``optimum``: one row per protocol: the predicted best τ with its bootstrap
-interval, the predicted speedup, and what the theory cost in replica-epochs
-against the validation sweep and against a sweep of the whole grid.
+``optimum``: one row per protocol: the best τ on the whole grid (measured or
+predicted, and whether trusted) with its bootstrap interval, the speedup,
+``next_tau``, and what the design cost in replica-epochs against the
+validation sweep and against a sweep of the whole grid.
+``design``: one row per protocol × round of the adaptive design.
+``regret``: the design's choice against a dense measured grid (target ``regret``).
 """
 
 from __future__ import annotations
@@ -46,9 +49,10 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
                   baseline_final: float) -> pd.DataFrame:
     """Per protocol: predicted optimum, speedup, and the replica-epoch cost.
 
-    Theory = baseline + one single-frequency run; the validation sweep is what
-    this study spent checking it; a grid sweep is what finding the optimum by
-    training every period of ``analysis.predict_taus`` would have cost.
+    Design = baseline + τ* + the adaptive design's frequencies (replica-epochs
+    trained); the validation sweep is what this study spent checking it; a
+    grid sweep is what finding the optimum by training every period of
+    ``analysis.predict_taus`` would have cost.
     """
     replicas, epochs = config["training"]["replicas"], config["training"]["epochs"]
     sweep_replicas = stage_replicas(config, "train_sweep")
@@ -60,21 +64,81 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
         measured_best = swept.loc[swept["measured_mfpt"].idxmin()] if not swept.empty else None
         rows.append({
             "protocol": name, "tau_star": entry["tau_star"],
+            "measured_taus": " ".join(map(str, summary["measured_taus"])),
             "best_tau": summary["optimal_tau"], "best_tau_low": summary["optimal_tau_low"],
-            "best_tau_high": summary["optimal_tau_high"], "predicted_mfpt_at_best": summary["optimal_mfpt"],
+            "best_tau_high": summary["optimal_tau_high"], "mfpt_at_best": summary["optimal_mfpt"],
+            "best_measured": summary["optimal_measured"], "best_trusted": summary["optimal_trusted"],
+            "next_tau": summary["next_tau"],
             "baseline_mfpt": summary["baseline_mfpt_restricted"], "speedup": summary["speedup"],
             "speedup_low": summary["speedup_low"], "speedup_high": summary["speedup_high"],
             "measured_best_tau_in_sweep": None if measured_best is None else int(measured_best["tau"]),
             "measured_best_mfpt_in_sweep": None if measured_best is None else float(measured_best["measured_mfpt"]),
             "qss_found": summary["qss"]["found"], "t_q": summary["qss"]["t_q"],
-            "theory_replica_epochs": 2 * replicas * epochs,
+            "design_replica_epochs": summary["replica_epochs"],
             "validation_sweep_replica_epochs": len(entry["sweep_taus"]) * sweep_replicas * epochs,
             "grid_sweep_replica_epochs": len(grid) * replicas * epochs,
             "baseline_final_acc": baseline_final,
         })
     table = pd.DataFrame(rows)
-    table["grid_sweep_cost_ratio"] = table["grid_sweep_replica_epochs"] / table["theory_replica_epochs"]
+    table["grid_sweep_cost_ratio"] = table["grid_sweep_replica_epochs"] / table["design_replica_epochs"]
     return table
+
+
+DESIGN_COLUMNS = ["protocol", "round", "measured_taus", "optimal_tau", "optimal_mfpt", "optimal_measured",
+                  "optimal_trusted", "next_tau", "replica_epochs"]
+
+
+def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
+    """Every round of the adaptive design, then the final prediction (the round
+    after the last one), per protocol; rounds after the design stopped
+    (``next_tau`` null) repeat nothing new and are left out."""
+    records = [json.loads(Path(path).read_text()) for path in round_paths]
+    rows = []
+    for protocol, summary in summaries.items():
+        own = sorted((r for r in records if r["protocol"] == protocol), key=lambda r: r["round"])
+        for record in own:
+            rows.append(record)
+            if record["next_tau"] is None:
+                break
+        else:
+            rows.append({"protocol": protocol, "round": len(own), **{k: summary[k] for k in DESIGN_COLUMNS[2:]}})
+    table = pd.DataFrame(rows)[DESIGN_COLUMNS]
+    table["measured_taus"] = table["measured_taus"].map(lambda taus: " ".join(map(str, taus)))
+    table["next_tau"] = table["next_tau"].astype("Int64")
+    return table
+
+
+REGRET_COLUMNS = ["protocol", "chosen_tau", "chosen_measured_mfpt", "best_tau", "best_measured_mfpt", "regret",
+                  "design_replica_epochs", "grid_replica_epochs"]
+
+
+def regret_table(dense_mfpt: pd.DataFrame, summaries: dict[str, dict]) -> pd.DataFrame:
+    """The design's choice against the dense grid's truth, per protocol.
+
+    ``dense_mfpt`` has one row per protocol × τ (columns protocol, tau,
+    mfpt, replica_epochs); regret = measured MFPT at the chosen τ / best
+    measured MFPT − 1, both measured on the dense grid."""
+    rows = []
+    for protocol, summary in summaries.items():
+        grid = dense_mfpt[dense_mfpt["protocol"] == protocol].set_index("tau")
+        best = grid["mfpt"].idxmin()
+        chosen = int(summary["optimal_tau"])
+        chosen_mfpt = float(grid.loc[chosen, "mfpt"]) if chosen in grid.index else np.nan
+        rows.append({"protocol": protocol, "chosen_tau": chosen, "chosen_measured_mfpt": chosen_mfpt,
+                     "best_tau": int(best), "best_measured_mfpt": float(grid.loc[best, "mfpt"]),
+                     "regret": chosen_mfpt / float(grid.loc[best, "mfpt"]) - 1,
+                     "design_replica_epochs": int(summary["replica_epochs"]),
+                     "grid_replica_epochs": int(grid["replica_epochs"].sum())})
+    return pd.DataFrame(rows, columns=REGRET_COLUMNS)
+
+
+def write_tables(tables: dict[str, tuple[pd.DataFrame, str]], out_dir) -> None:
+    """``{name: (table, title)}`` → ``name.csv`` and ``name.md`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    for name, (table, title) in tables.items():
+        write_table(table, out_dir / f"{name}.csv")
+        with atomic_path(out_dir / f"{name}.md") as temporary:
+            temporary.write_text(_markdown(table.astype(object).replace({np.nan: None, pd.NA: None}), title))
 
 
 def _markdown(table: pd.DataFrame, title: str) -> str:
@@ -82,19 +146,15 @@ def _markdown(table: pd.DataFrame, title: str) -> str:
     return f"# {title}\n\n{body}\n"
 
 
-def tables_stage(config: dict, validate_paths: list, summary_paths: list, out_dir) -> None:
-    """Write ``validation.{csv,md}`` and ``optimum.{csv,md}`` under ``out_dir``."""
-    out_dir = Path(out_dir)
+def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_paths: list, out_dir) -> None:
+    """Write ``validation``, ``optimum`` and ``design`` (CSV + Markdown) under ``out_dir``."""
     validation = validation_table(validate_paths)
-    summaries = {}
-    for entry, path in zip(config["protocols"], summary_paths):
-        summaries[entry["name"]] = json.loads(Path(path).read_text())
+    summaries = {entry["name"]: json.loads(Path(path).read_text())
+                 for entry, path in zip(config["protocols"], summary_paths)}
     optimum = optimum_table(config, summaries, validation, baseline_final_value(validate_paths))
     h = config_horizon(config)
-    for name, table, title in (
-        ("validation", validation, f"Predicted vs measured ⟨T_τ ∧ {h}⟩ (epochs, restricted to H = {h})"),
-        ("optimum", optimum, "Predicted optimal period, speedup and cost"),
-    ):
-        write_table(table, out_dir / f"{name}.csv")
-        with atomic_path(out_dir / f"{name}.md") as temporary:
-            temporary.write_text(_markdown(table.replace({np.nan: None}), title))
+    write_tables({
+        "validation": (validation, f"Predicted vs measured ⟨T_τ ∧ {h}⟩ (epochs, restricted to H = {h})"),
+        "optimum": (optimum, "Best period on the whole grid, speedup, next frequency and cost"),
+        "design": (design_table(round_paths, summaries), "Adaptive design, round by round"),
+    }, out_dir)

@@ -1,4 +1,7 @@
 # Config loading and validation, and the input functions every stage uses.
+import json
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 from fptopt import paths
@@ -35,7 +38,9 @@ FIGURE_NAMES = [
     "accuracy_vs_tau",
 ]
 FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
-TABLES = expand("results/tables/{name}.{ext}", name=["validation", "optimum"], ext=["csv", "md"])
+TABLE_NAMES = ["validation", "optimum", "design"]
+TABLES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"])
+ROUNDS = config["adaptive"]["rounds"]
 
 
 def baseline_blocks(wildcards=None):
@@ -46,8 +51,35 @@ def single_frequency_blocks(protocol):
     return paths.single_frequency_blocks(config, protocol)
 
 
-def sweep_blocks(protocol):
-    return [path for blocks in paths.sweep_blocks(config, protocol).values() for path in blocks]
+def sweep_blocks(protocol, taus=None):
+    return [path for blocks in paths.sweep_blocks(config, protocol, taus=taus).values() for path in blocks]
+
+
+def design_taus(protocol, rounds):
+    """The frequencies the adaptive design trained in its first `rounds` rounds:
+    each round's next_tau, until one is null (read from the checkpoint outputs)."""
+    taus = []
+    for round_index in range(rounds):
+        record = checkpoints.design_round.get(protocol=protocol, round=round_index).output[0]
+        next_tau = json.loads(Path(record).read_text())["next_tau"]
+        if next_tau is None:
+            break
+        taus.append(next_tau)
+    return taus
+
+
+def design_blocks(protocol, rounds):
+    return sweep_blocks(protocol, design_taus(protocol, rounds))
+
+
+def dense_blocks(protocol):
+    return sweep_blocks(protocol, range(1, config["regret"]["max_tau"] + 1))
+
+
+def design_rounds(wildcards=None):
+    return expand(
+        "results/design/{protocol}/round{round}.json", protocol=PROTOCOL_NAMES, round=range(ROUNDS)
+    )
 
 
 def condition(stage):

@@ -10,6 +10,7 @@ rule figures:
         qss="results/survival/qss.json",
         pvalues="results/survival/qss_pvalues.parquet",
         predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),
+        summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
         responses=expand("results/predict/{protocol}/response.parquet", protocol=PROTOCOL_NAMES),
         validations=expand("results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES),
     output:

@@ -1,16 +1,20 @@
-# Stage 4: the response φ(u) at τ* → predicted survival and MFPT for every τ.
+# Stage 5: the answer. Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from the
+# baseline, τ* and every frequency the adaptive design trained, with bootstrap
+# intervals, the optimum, next_tau, the responses and the renewal check.
 
 
 rule predict:
     input:
         baseline=baseline_blocks,
         single=lambda wildcards: single_frequency_blocks(wildcards.protocol),
+        design=lambda wildcards: design_blocks(wildcards.protocol, ROUNDS),
         qss="results/survival/qss.json",
     output:
         prediction="results/predict/{protocol}/prediction.csv",
         survival="results/predict/{protocol}/prediction_survival.csv",
         summary="results/predict/{protocol}/summary.json",
         response="results/predict/{protocol}/response.parquet",
+        renewal="results/predict/{protocol}/renewal.parquet",
         single_survival="results/predict/{protocol}/single_frequency_survival.parquet",
         single_summary="results/predict/{protocol}/single_frequency.json",
     log:
@@ -18,6 +22,7 @@ rule predict:
     params:
         observable=config["observable"],
         analysis=config["analysis"],
+        adaptive=config["adaptive"],
         protocol_entry=protocol_entry,
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],

@@ -5,13 +5,14 @@ rule tables:
     input:
         validations=expand("results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES),
         summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
+        rounds=design_rounds,
     output:
         report(
-            expand("results/tables/{name}.csv", name=["validation", "optimum"]),
+            expand("results/tables/{name}.csv", name=TABLE_NAMES),
             caption="../report/tables.rst",
             category="Tables",
         ),
-        expand("results/tables/{name}.md", name=["validation", "optimum"]),
+        expand("results/tables/{name}.md", name=TABLE_NAMES),
     log:
         "logs/tables/tables.log",
     resources:

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from fptopt.stages import predict_stage
+from fptopt.stages import group_sweep_blocks, predict_stage
 from fptopt.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     predict_stage(snakemake.config, snakemake.wildcards.protocol, list(snakemake.input.baseline),  # noqa: F821
-                  list(snakemake.input.single), Path(snakemake.output.prediction).parent)  # noqa: F821
+                  list(snakemake.input.single), Path(snakemake.output.prediction).parent,  # noqa: F821
+                  group_sweep_blocks(snakemake.input.design))  # noqa: F821

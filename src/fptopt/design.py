@@ -1,0 +1,355 @@
+"""More than one frequency: the multi-frequency prediction and the adaptive design.
+
+A periodic run at period ``τ_m`` measures how a network that is perturbed
+every ``τ_m`` epochs recovers. Its hazards at each *age* ``u = 1..τ_m`` since
+the last perturbation are pooled over every cycle after the first
+perturbation (epochs ``t = nτ_m + u``, ``n >= 1``)::
+
+    h_m(u) = Σ_n d(nτ_m + u) / Σ_n r(nτ_m + u),     φ_m(u) = Π_{v<=u} (1 − h_m(v)),
+
+with ``d`` the first passages and ``r`` the replicas at risk (Kaplan–Meier
+counts). Ages past ``u_max = min(τ_m, H − τ_m)`` are never observed; there
+``φ_m`` is continued with the plateau hazard of its second half (as in
+:mod:`fptopt.theory`). The renewal closure with ``φ_m`` predicts any period ``τ``::
+
+    Ψ_τ(t) = Ψ(t) for t <= τ,    Ψ_τ(nτ + u) = Ψ(τ) φ_m(τ)^{n−1} φ_m(u).
+
+**Which response predicts which period** (``source_tau``): the shortest
+measured period ``τ_m >= τ``, so that ``φ_m`` is measured at every age the
+prediction needs; above the longest measured period, the longest one
+(``extrapolated``: ages past ``τ_m`` use the continuation). A response
+predicts nearby *shorter* periods well and says little far below them
+(docs/theory.md, "The adaptive design"), hence:
+
+* ``trusted``: measured, or ``trust_ratio · τ_m <= τ <= τ_m`` from a response
+  that could be measured (default ``trust_ratio = 0.6``);
+* measured periods report their **measured** restricted MFPT (Kaplan–Meier),
+  never a prediction; the optimum is the argmin over measured and predicted
+  values on the whole grid.
+
+**The next frequency to measure** (:func:`next_period`): the optimum itself
+when it is not measured yet; when it is measured and is the shortest
+measured period while shorter periods are untrusted, an exploration at half
+of it (the untrusted period closest to ``τ_o / 2``), because a response says
+little far below its own period and a greedy "measure the predicted optimum"
+loop stalls there; otherwise ``None`` (the optimum is measured and no
+untrusted prediction could beat it).
+
+Every quantity has a bootstrap interval: baseline and every measured run are
+resampled independently (multinomial weights on replicas), as in
+:mod:`fptopt.bootstrap`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .survival import FirstPassage, plateau_hazard, survival_matrix, weighted_counts
+from .theory import extend_response, periodic_survival
+
+__all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency",
+           "next_period", "renewal_check", "DEFAULT_TRUST_RATIO"]
+
+DEFAULT_TRUST_RATIO = 0.6
+
+
+@dataclass(frozen=True)
+class MultiFrequencyResult:
+    """Restricted MFPT ``⟨T_τ ∧ H⟩`` on the grid ``taus``: measured where a run
+    at ``τ`` exists, predicted from the response of ``source_tau`` elsewhere.
+
+    ``predicted[i]`` is the closure's value even at measured periods (their
+    own response), ``mfpt[i]`` the value that counts (measured where
+    ``measured[i]``); ``mfpt_low/high`` its percentile bootstrap interval (NaN
+    without bootstrap). ``curves[i]`` is ``Ψ_τ(t)``, ``t = 0..H`` (measured
+    Kaplan–Meier curve at measured periods)."""
+
+    taus: np.ndarray
+    mfpt: np.ndarray
+    mfpt_low: np.ndarray
+    mfpt_high: np.ndarray
+    predicted: np.ndarray
+    curves: np.ndarray
+    measured: np.ndarray
+    source_tau: np.ndarray
+    trusted: np.ndarray
+    extrapolated: np.ndarray
+    horizon: int
+    baseline_mfpt: float
+    baseline_mfpt_low: float
+    baseline_mfpt_high: float
+    optimal_tau: int
+    optimal_mfpt: float
+    optimal_tau_low: float
+    optimal_tau_high: float
+    speedup: float
+    speedup_low: float
+    speedup_high: float
+    trust_ratio: float
+    n_resamples: int
+    confidence_level: float
+
+    @property
+    def measured_taus(self) -> list[int]:
+        return [int(t) for t in self.taus[self.measured]]
+
+    @property
+    def optimal_trusted(self) -> bool:
+        return bool(self.trusted[self._index(self.optimal_tau)])
+
+    @property
+    def optimal_measured(self) -> bool:
+        return bool(self.measured[self._index(self.optimal_tau)])
+
+    @property
+    def next_tau(self) -> int | None:
+        return next_period(self.taus, self.mfpt, self.measured, self.trusted)
+
+    def confidence_interval(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.mfpt_low, self.mfpt_high
+
+    def _index(self, tau: int) -> int:
+        return int(np.flatnonzero(self.taus == tau)[0])
+
+
+def pooled_response_counts(n_events, n_at_risk, tau_m: int, horizon: int):
+    """``(φ_m, k_φ)`` from Kaplan–Meier counts ``(..., >=H+1)`` of a run at
+    period ``tau_m`` (module doc): ``φ_m`` on ages ``0..u_max`` (NaN where nobody
+    was at risk at age 1) and the plateau hazard on ages ``⌈u_max/2⌉+1..u_max``."""
+    tau_m, horizon = int(tau_m), int(horizon)
+    if not 1 <= tau_m < horizon:
+        raise ValueError(f"tau_m must be in 1..{horizon - 1} (below the horizon), got {tau_m}")
+    u_max = min(tau_m, horizon - tau_m)
+    ages = np.arange(u_max + 1)
+    cycles = np.arange(1, horizon // tau_m + 1)
+    epochs = cycles[None, :] * tau_m + ages[:, None]          # (u_max+1, cycles)
+    inside = (epochs <= horizon) & (ages[:, None] >= 1)
+    index = np.where(inside, epochs, 0)
+    d = np.where(inside, np.asarray(n_events, dtype=float)[..., index], 0.0).sum(axis=-1)
+    r = np.where(inside, np.asarray(n_at_risk, dtype=float)[..., index], 0.0).sum(axis=-1)
+    phi = survival_matrix(d, r)
+    phi = np.where(r[..., 1:2] > 0, phi, np.nan)
+    first = min(math.ceil(u_max / 2) + 1, u_max)
+    k, _, _ = plateau_hazard(d, r, first, u_max)
+    return phi, np.nan_to_num(k)
+
+
+def pooled_response(fp: FirstPassage, tau_m: int, horizon: int | None = None):
+    """``(φ_m, k_φ)`` of one run (unit weights); see :func:`pooled_response_counts`.
+
+    Examples
+    --------
+    A full restart renews exactly: its pooled response is the baseline's ``Ψ``.
+
+    >>> import numpy as np
+    >>> from fptopt.survival import FirstPassage
+    >>> fp = FirstPassage(np.array([3, 12, 25, 40]), np.array([True, True, True, False]),
+    ...                   np.full(4, 40), 40, 1.0, "above")
+    >>> phi, k = pooled_response(fp, 10)
+    >>> phi.round(3).tolist()
+    [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    """
+    horizon = fp.horizon if horizon is None else int(horizon)
+    d, r = weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon)
+    phi, k = pooled_response_counts(d[0], r[0], tau_m, horizon)
+    return phi, float(k)
+
+
+def multi_frequency(baseline: FirstPassage, runs: dict, taus, horizon: int,
+                    trust_ratio: float = DEFAULT_TRUST_RATIO, n_resamples: int = 0,
+                    confidence_level: float = 0.95, seed=None, chunk_size: int = 50) -> MultiFrequencyResult:
+    """Measured and predicted ``⟨T_τ ∧ H⟩`` on the grid ``taus`` (module doc).
+
+    Parameters
+    ----------
+    baseline : FirstPassage
+        Unperturbed replicas.
+    runs : dict
+        ``{τ_m: FirstPassage}`` of the periodic runs measured so far (at least one).
+    taus : array_like of int
+        Periods to report, in ``1..H−1``; the measured periods are added.
+    horizon : int
+        ``H``: every MFPT is restricted to it.
+    trust_ratio : float
+        A prediction from ``τ_m`` is trusted down to ``trust_ratio · τ_m``.
+    n_resamples : int
+        Bootstrap resamples (0: no intervals).
+
+    Returns
+    -------
+    MultiFrequencyResult
+
+    References
+    ----------
+    docs/theory.md, "The adaptive design"; Efron & Tibshirani (1993), *An
+    Introduction to the Bootstrap*, ch. 13 (percentile intervals).
+    """
+    horizon = int(horizon)
+    if not runs:
+        raise ValueError("runs must hold at least one measured period {tau: FirstPassage}")
+    if not 0 < trust_ratio <= 1:
+        raise ValueError(f"trust_ratio must be in (0, 1], got {trust_ratio}")
+    if n_resamples < 0:
+        raise ValueError(f"n_resamples must be >= 0, got {n_resamples}")
+    measured_taus = np.array(sorted(int(t) for t in runs), dtype=int)
+    for tau_m in measured_taus:
+        if not 1 <= tau_m < horizon:
+            raise ValueError(f"measured period {tau_m} must lie in 1..{horizon - 1} (below the horizon)")
+        if runs[tau_m].horizon < horizon:
+            raise ValueError(f"the run at tau = {tau_m} covers {runs[tau_m].horizon} epochs, fewer than the "
+                             f"horizon {horizon}: its measured MFPT and response would be cut short")
+    grid = np.union1d(np.asarray(list(taus), dtype=int), measured_taus)
+    if grid.min() < 1 or grid.max() >= horizon:
+        raise ValueError(f"taus must lie in 1..{horizon - 1} (below the horizon), got {grid.min()}..{grid.max()}")
+    sources = _sources(grid, measured_taus)
+    measured = np.isin(grid, measured_taus)
+    extrapolated = grid > sources
+    point = _evaluate(baseline, runs, grid, sources, measured, horizon, None)
+    valid_source = {int(t): bool(np.isfinite(point["phi_start"][int(t)])) for t in measured_taus}
+    trusted = measured | ((grid >= trust_ratio * sources) & ~extrapolated
+                          & np.array([valid_source[int(s)] for s in sources]))
+    value = np.where(measured, point["measured"], point["predicted"])[0]
+    best = _argmin(value)
+    low = high = np.full(grid.size, np.nan)
+    interval = dict.fromkeys(("baseline", "tau", "speedup"), (np.nan, np.nan))
+    if n_resamples:
+        samples, base_samples = _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples,
+                                           seed, chunk_size)
+        q = 100 * np.array([(1 - confidence_level) / 2, (1 + confidence_level) / 2])
+        with np.errstate(invalid="ignore"):
+            low, high = np.nanpercentile(samples, q, axis=0)
+        finite = np.isfinite(samples).any(axis=1)
+        best_b = np.array([_argmin(row) for row in samples[finite]])
+        interval = {"baseline": tuple(np.percentile(base_samples, q)),
+                    "tau": tuple(np.percentile(grid[best_b], q)) if best_b.size else (np.nan, np.nan),
+                    "speedup": tuple(np.percentile(base_samples[finite] / samples[finite, best_b]
+                                                   if best_b.size else [np.nan], q))}
+    baseline_mfpt = float(point["baseline"][0])
+    curves = np.where(measured[:, None], point["measured_curves"][0], point["curves"][0])
+    return MultiFrequencyResult(
+        grid, value, low, high, point["predicted"][0], curves, measured, sources, trusted, extrapolated,
+        horizon, baseline_mfpt, *map(float, interval["baseline"]), int(grid[best]), float(value[best]),
+        *map(float, interval["tau"]), baseline_mfpt / float(value[best]), *map(float, interval["speedup"]),
+        float(trust_ratio), int(n_resamples), float(confidence_level))
+
+
+def _sources(grid: np.ndarray, measured_taus: np.ndarray) -> np.ndarray:
+    """The shortest measured period >= τ, else the longest measured one."""
+    position = np.searchsorted(measured_taus, grid, side="left")
+    return measured_taus[np.minimum(position, measured_taus.size - 1)]
+
+
+def _argmin(values: np.ndarray) -> int:
+    finite = np.where(np.isfinite(values), values, np.inf)
+    return int(np.argmin(finite))
+
+
+def _evaluate(baseline, runs, grid, sources, measured, horizon, weights):
+    """Baseline MFPT, measured and predicted MFPTs (and curves) for a batch of
+    replica weights (``None``: one batch of unit weights)."""
+    def counts(fp, w):
+        return weighted_counts(fp, np.ones((1, fp.n_replicas)) if w is None else w, horizon)
+
+    psi = survival_matrix(*counts(baseline, None if weights is None else weights["baseline"]))
+    batch = psi.shape[0]
+    predicted_curves = np.full((batch, grid.size, horizon + 1), np.nan)
+    measured_curves = np.full((batch, grid.size, horizon + 1), np.nan)
+    phi_start = {}
+    length = max(int(grid.max()), horizon)
+    for tau_m, fp in runs.items():
+        tau_m = int(tau_m)
+        d, r = counts(fp, None if weights is None else weights[tau_m])
+        phi, k = pooled_response_counts(d, r, tau_m, horizon)
+        phi_start[tau_m] = phi[0, 1] if weights is None else np.nan
+        served = np.flatnonzero(sources == tau_m)
+        predicted_curves[:, served] = periodic_survival(psi, extend_response(phi, k, length), grid[served], horizon)
+        measured_curves[:, grid == tau_m] = survival_matrix(d, r)[:, None, :]
+    return {"baseline": psi[:, :horizon].sum(axis=-1),
+            "predicted": predicted_curves[..., :horizon].sum(axis=-1),
+            "measured": np.where(measured, measured_curves[..., :horizon].sum(axis=-1), np.nan),
+            "curves": predicted_curves, "measured_curves": measured_curves, "phi_start": phi_start}
+
+
+def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, seed, chunk_size):
+    rng = np.random.default_rng(seed)
+    samples = np.empty((n_resamples, grid.size))
+    base_samples = np.empty(n_resamples)
+    for start in range(0, n_resamples, chunk_size):
+        size = min(chunk_size, n_resamples - start)
+        weights = {"baseline": _multinomial(rng, baseline.n_replicas, size)}
+        weights |= {int(t): _multinomial(rng, fp.n_replicas, size) for t, fp in sorted(runs.items())}
+        values = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
+        samples[start: start + size] = np.where(measured, values["measured"], values["predicted"])
+        base_samples[start: start + size] = values["baseline"]
+    return samples, base_samples
+
+
+def _multinomial(rng, n: int, size: int) -> np.ndarray:
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+
+
+def next_period(taus, mfpt, measured, trusted) -> int | None:
+    """The one period whose measurement would most change or confirm the answer
+    (module doc): the unmeasured optimum; else, when the optimum is the
+    shortest measured period and shorter periods are untrusted, the untrusted
+    period closest to half of it; else ``None``."""
+    taus = np.asarray(taus, dtype=int)
+    measured = np.asarray(measured, dtype=bool)
+    trusted = np.asarray(trusted, dtype=bool)
+    best = _argmin(np.asarray(mfpt, dtype=float))
+    optimum = int(taus[best])
+    if not measured[best]:
+        return optimum
+    if optimum != int(taus[measured].min()):
+        return None
+    below = (taus < optimum) & ~trusted
+    if not below.any():
+        return None
+    candidates = taus[below]
+    return int(candidates[np.argmin(np.abs(candidates - optimum / 2))])
+
+
+def renewal_check(fp: FirstPassage, tau_m: int, horizon: int | None = None,
+                  confidence_level: float = 0.95):
+    """Does the response depend on which perturbation it follows? For every
+    cycle ``n >= 1`` of a run at period ``τ_m`` (epochs ``nτ_m+1 .. (n+1)τ_m``):
+    the replicas at risk when it starts, the probability to survive the whole
+    cycle ``φ_n = Π_u (1 − d/r)`` with a Greenwood normal interval, and the
+    pooled value over all cycles. The renewal assumption of the closure holds
+    when every cycle's interval covers the pooled value.
+
+    Returns a :class:`pandas.DataFrame` (one row per cycle: cycle, first_epoch,
+    n_at_risk, cycle_survival, low, high, pooled, consistent).
+    """
+    import pandas as pd
+    from scipy import special
+
+    horizon = fp.horizon if horizon is None else int(horizon)
+    tau_m = int(tau_m)
+    if not 1 <= tau_m < horizon:
+        raise ValueError(f"tau_m must be in 1..{horizon - 1}, got {tau_m}")
+    d, r = (a[0] for a in weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon))
+    z = special.ndtri(0.5 + confidence_level / 2)
+    phi, _ = pooled_response_counts(d, r, tau_m, horizon)
+    u_max = min(tau_m, horizon - tau_m)
+    pooled = float(phi[u_max])
+    rows = []
+    for cycle in range(1, horizon // tau_m + 1):
+        epochs = np.arange(cycle * tau_m + 1, min((cycle + 1) * tau_m, horizon) + 1)
+        if epochs.size < u_max or r[epochs[0]] == 0:
+            continue
+        epochs = epochs[:u_max]
+        dd, rr = d[epochs], r[epochs]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            survival = float(np.prod(1 - np.where(rr > 0, dd / rr, 0)))
+            variance = survival ** 2 * np.sum(np.where(rr > dd, dd / (rr * (rr - dd)), 0))
+        half = z * math.sqrt(variance)
+        low, high = max(0.0, survival - half), min(1.0, survival + half)
+        rows.append({"tau": tau_m, "cycle": cycle, "first_epoch": int(epochs[0]), "n_at_risk": float(rr[0]),
+                     "cycle_survival": survival, "low": low, "high": high, "pooled": pooled,
+                     "consistent": bool(low <= pooled <= high)})
+    return pd.DataFrame(rows, columns=["tau", "cycle", "first_epoch", "n_at_risk", "cycle_survival", "low",
+                                       "high", "pooled", "consistent"])

@@ -1,0 +1,9 @@
+"""Thin glue: one round of the adaptive design → fptopt.stages.design_round_stage."""
+
+from fptopt.stages import design_round_stage, group_sweep_blocks
+from fptopt.workflow_glue import logging_to
+
+with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    design_round_stage(snakemake.config, snakemake.wildcards.protocol, snakemake.params.round,  # noqa: F821
+                       list(snakemake.input.baseline), list(snakemake.input.single),  # noqa: F821
+                       group_sweep_blocks(snakemake.input.design), snakemake.output[0])  # noqa: F821

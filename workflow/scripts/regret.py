@@ -1,0 +1,14 @@
+"""Thin glue: the regret rule → fptopt.stages.regret_stage."""
+
+from pathlib import Path
+
+from fptopt.stages import group_sweep_blocks, regret_stage
+from fptopt.workflow_glue import logging_to
+
+with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    protocols = [entry["name"] for entry in snakemake.config["protocols"]]  # noqa: F821
+    dense = {name: group_sweep_blocks([p for p in snakemake.input.dense if f"/{name}/" in p])  # noqa: F821
+             for name in protocols}
+    regret_stage(snakemake.config, list(snakemake.input.baseline), dense,  # noqa: F821
+                 list(snakemake.input.summaries), Path(snakemake.output.first_passage).parent,  # noqa: F821
+                 Path(snakemake.output.table).parent)  # noqa: F821
