@@ -7,6 +7,11 @@ the horizon, with messages naming the key, before any job runs.
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+import yaml
+
 from .data import DATASETS
 from .models import MODELS
 from .optim import OPTIMIZERS
@@ -14,6 +19,7 @@ from .protocols import PROTOCOLS
 
 OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
                "regression": ("test_r2", "test_loss", "train_loss")}
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -28,6 +34,22 @@ def _require_registered(key: str, name: str, registry: dict) -> None:
 def horizon(config: dict) -> int:
     value = config["analysis"].get("horizon")
     return int(value) if value is not None else int(config["training"]["epochs"])
+
+
+@cache
+def _analysis_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["analysis"]["properties"]
+
+
+def qss_settings(config: dict) -> dict:
+    """Keyword arguments of :func:`fptopt.qss.detect_qss` from ``analysis.qss`` and
+    ``analysis.confidence_level``; a key the config leaves out takes its schema default."""
+    schema = _analysis_schema()
+    settings = {key: entry["default"] for key, entry in schema["qss"]["properties"].items()}
+    settings.update(config["analysis"].get("qss") or {})
+    settings["confidence_level"] = config["analysis"].get("confidence_level",
+                                                          schema["confidence_level"]["default"])
+    return settings
 
 
 def check_config(config: dict) -> dict:

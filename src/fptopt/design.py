@@ -51,7 +51,7 @@ from .survival import FirstPassage, plateau_hazard, survival_matrix, weighted_co
 from .theory import extend_response, periodic_survival
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency",
-           "next_period", "renewal_check", "DEFAULT_TRUST_RATIO"]
+           "next_period", "renewal_check", "replay_design", "DEFAULT_TRUST_RATIO"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -274,13 +274,16 @@ def _evaluate(baseline, runs, grid, sources, measured, horizon, weights):
 
 
 def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, seed, chunk_size):
-    rng = np.random.default_rng(seed)
+    # One stream per input, so that the resamples do not depend on the chunk size.
+    ordered = sorted(runs)
+    streams = np.random.default_rng(seed).spawn(1 + len(ordered))
     samples = np.empty((n_resamples, grid.size))
     base_samples = np.empty(n_resamples)
     for start in range(0, n_resamples, chunk_size):
         size = min(chunk_size, n_resamples - start)
-        weights = {"baseline": _multinomial(rng, baseline.n_replicas, size)}
-        weights |= {int(t): _multinomial(rng, fp.n_replicas, size) for t, fp in sorted(runs.items())}
+        weights = {"baseline": _multinomial(streams[0], baseline.n_replicas, size)}
+        weights |= {int(t): _multinomial(stream, runs[t].n_replicas, size)
+                    for t, stream in zip(ordered, streams[1:])}
         values = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
         samples[start: start + size] = np.where(measured, values["measured"], values["predicted"])
         base_samples[start: start + size] = values["baseline"]
@@ -353,3 +356,31 @@ def renewal_check(fp: FirstPassage, tau_m: int, horizon: int | None = None,
                      "consistent": bool(low <= pooled <= high)})
     return pd.DataFrame(rows, columns=["tau", "cycle", "first_epoch", "n_at_risk", "cycle_survival", "low",
                                        "high", "pooled", "consistent"])
+
+
+def replay_design(baseline: FirstPassage, runs: dict, tau_star: int, rounds: int, taus, horizon: int,
+                  trust_ratio: float = DEFAULT_TRUST_RATIO) -> list[dict]:
+    """Run the adaptive design against recorded runs: ``runs`` maps every period
+    the design may ask for to its recorded :class:`FirstPassage`. Round 0 knows
+    the baseline and ``tau_star``; each round measures the previous round's
+    ``next_tau`` (as the pipeline's ``design_round`` checkpoint does), until
+    ``next_tau`` is ``None`` or ``rounds`` frequencies were added. Returns one
+    record per round (the last one is the answer): measured_taus, optimal_tau,
+    optimal_mfpt, optimal_measured, optimal_trusted, next_tau, replica_epochs
+    (every replica trained to the horizon)."""
+    measured = {int(tau_star): runs[int(tau_star)]}
+    records = []
+    for round_index in range(rounds + 1):
+        result = multi_frequency(baseline, measured, taus, horizon, trust_ratio)
+        cost = horizon * (baseline.n_replicas + sum(fp.n_replicas for fp in measured.values()))
+        records.append({"round": round_index, "measured_taus": result.measured_taus,
+                        "optimal_tau": result.optimal_tau, "optimal_mfpt": result.optimal_mfpt,
+                        "optimal_measured": result.optimal_measured, "optimal_trusted": result.optimal_trusted,
+                        "next_tau": result.next_tau, "replica_epochs": cost})
+        if result.next_tau is None or round_index == rounds:
+            break
+        if result.next_tau not in runs:
+            raise ValueError(f"the design asks for tau = {result.next_tau}, which the recorded runs do not have "
+                             f"(recorded: {sorted(runs)})")
+        measured[result.next_tau] = runs[result.next_tau]
+    return records

@@ -66,19 +66,23 @@ def survival(curves: pd.DataFrame):
     return figure
 
 
-def qss_evidence(pvalues: pd.DataFrame, t_q: int | None, alpha: float):
-    """Per epoch t, the smallest adjusted KS p-value comparing survivors at t with
-    survivors at any later epoch; QSS starts where it stays above α for good."""
+def qss_evidence(distance: pd.DataFrame, t_q: int | None, tolerance: float, lag: int):
+    """Per epoch t, the KS distance D̂(t) between the survivors' observable at t and
+    at t + lag with its interval (a ``distance_table``); epoch t is stationary when
+    the interval's lower end is within the tolerance, and the QSS starts where
+    every later epoch is."""
     figure, axis = plt.subplots(figsize=(5.5, 3.6))
-    smallest = pvalues.groupby("epoch")["p_adjusted"].min().clip(lower=1e-12)
-    axis.plot(smallest.index, smallest.to_numpy(), marker="o", ms=3, lw=1)
-    axis.axhline(alpha, color="tab:red", ls="--", lw=1, label=f"level α = {alpha:g} (Holm-adjusted)")
+    axis.fill_between(distance["epoch"], distance["distance_low"], distance["distance_high"], alpha=0.2,
+                      color="tab:blue", lw=0, label="confidence interval")
+    axis.plot(distance["epoch"], distance["distance"], marker="o", ms=3, lw=1, color="tab:blue",
+              label=f"KS distance D̂(t) to epoch t + {lag}")
+    axis.axhline(tolerance, color="tab:red", ls="--", lw=1, label=f"tolerance {tolerance:g}")
     if t_q is not None:
         axis.axvline(t_q, color="black", ls=":", lw=1.2, label=f"QSS onset t_q = {t_q}")
-        axis.set_title("Survivors' observable stops changing from t_q on", fontsize=9)
-    else:
-        axis.set_title("No quasi-steady state found", fontsize=9)
-    axis.set(xlabel="epoch t", ylabel="min adjusted KS p-value vs later epochs", yscale="log")
+    outcome = f"QSS from t_q = {t_q}" if t_q is not None else "no QSS found"
+    axis.set_title(f"Stationary where D̂'s lower bound ≤ {tolerance:g} at every later epoch: {outcome}",
+                   fontsize=8)
+    axis.set(xlabel="epoch t", ylabel=f"KS distance, survivors at t vs t + {lag}", ylim=(0, 1.02))
     axis.legend(fontsize=7)
     return figure
 
@@ -168,7 +172,7 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
 
 def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     """Draw every figure of the study from the stage outputs named in ``inputs``
-    (keys: baseline, single, survival, single_survivals, qss, pvalues, predictions, summaries,
+    (keys: baseline, single, survival, single_survivals, qss, distance, predictions, summaries,
     responses, validations)."""
     from .config import horizon as config_horizon
     import json
@@ -193,7 +197,8 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     figures = {
         "trajectories": trajectories(frames, column, target),
         "survival": survival(pd.concat([read_table(p) for p in [inputs["survival"], *inputs["single_survivals"]]])),
-        "qss_evidence": qss_evidence(read_table(inputs["pvalues"]), qss["qss"]["t_q"], qss["qss"]["alpha"]),
+        "qss_evidence": qss_evidence(read_table(inputs["distance"]), qss["qss"]["t_q"], qss["qss"]["tolerance"],
+                                     qss["qss"]["lag"]),
         "response": response(pd.concat([read_table(p) for p in inputs["responses"]])),
         "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h, summaries),
         "accuracy_vs_tau": accuracy_vs_tau(sweeps, baseline_final, column),
@@ -208,7 +213,7 @@ def _tidy(values: np.ndarray, column: str) -> pd.DataFrame:
 
 def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column: str, out_dir) -> list[Path]:
     """The study's figures for ``fptopt analyze``: anyone's logs, one perturbed run."""
-    from .qss import pvalue_table
+    from .qss import distance_table
     from .survival import first_passage, kaplan_meier
 
     out_dir = Path(out_dir)
@@ -229,7 +234,8 @@ def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column
         "trajectories": trajectories({"baseline": _tidy(baseline, column), label: _tidy(perturbed, column)},
                                      column, result.target),
         "survival": survival(curves),
-        "qss_evidence": qss_evidence(pvalue_table(result.qss), result.qss.t_q, result.qss.alpha),
+        "qss_evidence": qss_evidence(distance_table(result.qss), result.qss.t_q, result.qss.tolerance,
+                                     result.qss.lag),
         "response": response(response_frame),
         "mfpt_vs_tau": mfpt_vs_tau(predictions, validation, result.multi.baseline_mfpt, result.horizon,
                                    {"perturbed": result.summary()}),

@@ -14,10 +14,11 @@ import pandas as pd
 
 from .analyze import analyze, write_analysis
 from .config import horizon as config_horizon
+from .config import qss_settings
 from .jobs import Job, condition_section, protocol_config
 from .logs import trajectories_from_frame
 from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
-from .qss import detect_qss, pvalue_table
+from .qss import detect_qss, distance_table
 from .survival import first_passage, kaplan_meier
 from .validation import compare
 
@@ -87,27 +88,27 @@ def survival_stage(config: dict, baseline_paths, out_dir) -> None:
     """Baseline Kaplan–Meier curve, restricted MFPT and QSS detection.
 
     Writes ``first_passage.parquet`` (one row per replica), ``survival.parquet``
-    (one row per t), ``qss.json`` and ``qss_pvalues.parquet`` (one row per
-    tested pair of epochs).
+    (one row per t), ``qss.json`` and ``qss_distance.parquet`` (one row per
+    compared epoch: the KS distance to ``lag`` epochs later, its interval and
+    whether it is within ``analysis.qss.tolerance``).
     """
     out_dir = Path(out_dir)
     column, target, direction = _observable(config)
-    analysis = config["analysis"]
     frame = load_condition(baseline_paths, config, "train_baseline")
     values, fp, curve, passages, baseline = _condition_survival(frame, config, "baseline", "none", 0)
-    qss = detect_qss(values, fp, alpha=analysis["alpha"], min_survivors=analysis.get("min_survivors", 20))
+    qss = detect_qss(values, fp, **qss_options(config))
     plateau = values[:, -min(20, values.shape[1]):]
     summary = {"horizon": config_horizon(config), "target": target, "direction": direction, "column": column,
                "conditions": {"baseline": baseline},
                "qss": {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
-                       "hazard_high": qss.hazard_high, "message": qss.message, "alpha": analysis["alpha"]},
+                       "hazard_high": qss.hazard_high, "message": qss.message, "tolerance": qss.tolerance,
+                       "lag": qss.lag},
                "baseline_plateau": {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
                                     "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
-    pvalues = pvalue_table(qss)
     meta = provenance(config, stage="survival")
     write_table(passages, out_dir / "first_passage.parquet", meta)
     write_table(curve, out_dir / "survival.parquet", meta)
-    write_table(pvalues, out_dir / "qss_pvalues.parquet", meta)
+    write_table(distance_table(qss), out_dir / "qss_distance.parquet", meta)
     write_json({**summary, "provenance": meta}, out_dir / "qss.json")
 
 
@@ -120,8 +121,9 @@ def prediction_taus(config: dict, protocol: str) -> list[int]:
 
 
 def qss_options(config: dict) -> dict:
-    """``detect_qss`` keyword arguments from ``analysis.qss`` (absent keys keep its defaults)."""
-    return dict(config["analysis"].get("qss") or {})
+    """``detect_qss`` keyword arguments from ``analysis.qss`` and ``analysis.confidence_level``
+    (absent keys take their schema defaults)."""
+    return qss_settings(config)
 
 
 def _measured_runs(config: dict, protocol: str, single_paths, design_paths: dict) -> tuple[dict, int]:

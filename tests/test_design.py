@@ -1,0 +1,185 @@
+"""Tests of fptopt.design: pooled responses, the multi-frequency prediction,
+next_tau, the renewal check and the replayed adaptive design.
+
+References: a per-replica loop that pools hazards by age (written
+differently from the vectorized counts), exact renewal processes simulated
+at many periods (a full restart renews exactly, so the closure is exact
+there), Kaplan–Meier from scipy for measured values, and hand-made grids for
+the decision rule.
+"""
+
+import numpy as np
+import pytest
+
+from fptopt.design import (multi_frequency, next_period, pooled_response, renewal_check,
+                           replay_design)
+from fptopt.survival import FirstPassage, kaplan_meier
+
+H = 60
+
+
+def simulate(hazard, replicas, tau=None, seed=0, horizon=H):
+    """First passages of a process whose per-epoch hazard depends on the age
+    since the last perturbation (``hazard(age, cycle)``); ``tau=None``: unperturbed.
+    Perturbations act after epochs τ, 2τ, …"""
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, horizon + 1)
+    cycle = np.zeros_like(t) if tau is None else (t - 1) // tau
+    age = t if tau is None else t - cycle * tau
+    passes = rng.random((replicas, horizon)) < hazard(age, cycle)[None, :]
+    observed = passes.any(axis=1)
+    times = np.where(observed, np.argmax(passes, axis=1) + 1, horizon)
+    return FirstPassage(times, observed, np.full(replicas, horizon), horizon, 1.0, "above")
+
+
+def warm_up(age, cycle):
+    """No passage for 6 epochs after every (re)start, then 8% per epoch."""
+    return np.where(age <= 6, 0.0, 0.08)
+
+
+def restricted_mean(fp):
+    return kaplan_meier(fp, H).restricted_mean(H).estimate
+
+
+def pooled_by_loop(fp, tau_m, horizon):
+    """Reference: walk over replicas and epochs, pool events and exposure by age."""
+    events = np.zeros(tau_m + 1)
+    exposure = np.zeros(tau_m + 1)
+    for time, observed in zip(fp.times, fp.observed):
+        for epoch in range(tau_m + 1, min(time, horizon) + 1):
+            age = (epoch - 1) % tau_m + 1
+            exposure[age] += 1
+            events[age] += observed and epoch == time
+    u_max = min(tau_m, horizon - tau_m)
+    phi = [1.0]
+    for age in range(1, u_max + 1):
+        phi.append(phi[-1] * (1 - events[age] / exposure[age]))
+    return np.array(phi)
+
+
+@pytest.mark.parametrize("tau_m", [3, 7, 15, 40])
+def test_pooled_response_matches_a_per_replica_loop(tau_m):
+    fp = simulate(warm_up, 300, tau=tau_m, seed=tau_m)
+    phi, _ = pooled_response(fp, tau_m)
+    np.testing.assert_allclose(phi, pooled_by_loop(fp, tau_m, H), rtol=1e-12)
+    assert phi.size == min(tau_m, H - tau_m) + 1
+
+
+def test_pooled_response_doctest_case():
+    fp = FirstPassage(np.array([3, 12, 25, 40]), np.array([True, True, True, False]), np.full(4, 40), 40, 1.0,
+                      "above")
+    phi, k = pooled_response(fp, 10)
+    np.testing.assert_allclose(phi, pooled_by_loop(fp, 10, 40))
+    assert phi[2] == pytest.approx(5 / 6) and k == 0.0
+
+
+def test_a_full_restart_is_predicted_exactly_at_every_shorter_period():
+    """Restarts renew the process: the response measured at τ_m = 20 predicts
+    every τ <= 20 within sampling error (checked against runs at those τ)."""
+    baseline = simulate(warm_up, 4000, seed=1)
+    result = multi_frequency(baseline, {20: simulate(warm_up, 4000, tau=20, seed=2)}, range(1, H), H,
+                             n_resamples=200, seed=0)
+    covered = 0
+    for tau in (8, 10, 12, 15):
+        truth = restricted_mean(simulate(warm_up, 20000, tau=tau, seed=100 + tau))
+        i = int(np.flatnonzero(result.taus == tau)[0])
+        assert result.mfpt[i] == pytest.approx(truth, rel=0.04), tau
+        covered += result.mfpt_low[i] <= truth <= result.mfpt_high[i]
+        assert result.source_tau[i] == 20 and result.trusted[i] == (tau >= 12) and not result.measured[i]
+    assert covered >= 3
+
+
+def test_measured_periods_report_their_measured_mfpt_and_the_optimum_uses_the_whole_grid():
+    baseline = simulate(warm_up, 500, seed=3)
+    runs = {5: simulate(warm_up, 500, tau=5, seed=4), 15: simulate(warm_up, 500, tau=15, seed=5)}
+    result = multi_frequency(baseline, runs, [2, 10, 30], H)
+    for tau, fp in runs.items():
+        i = int(np.flatnonzero(result.taus == tau)[0])
+        assert result.measured[i] and result.mfpt[i] == pytest.approx(restricted_mean(fp), rel=1e-9)
+        np.testing.assert_allclose(result.curves[i], kaplan_meier(fp, H).sf, atol=1e-12)
+    assert result.measured_taus == [5, 15]
+    assert result.taus.tolist() == [2, 5, 10, 15, 30]
+    assert result.source_tau.tolist() == [5, 5, 15, 15, 15]
+    assert result.extrapolated.tolist() == [False, False, False, False, True]
+    assert result.trusted.tolist() == [False, True, True, True, False]  # 2 < 0.6·5; 30 above every measurement
+    assert result.optimal_mfpt == pytest.approx(np.nanmin(result.mfpt))
+    assert result.baseline_mfpt == pytest.approx(restricted_mean(baseline))
+    assert result.speedup == pytest.approx(result.baseline_mfpt / result.optimal_mfpt)
+
+
+def test_bootstrap_is_reproducible_and_brackets_the_point_values():
+    baseline = simulate(warm_up, 300, seed=6)
+    runs = {10: simulate(warm_up, 300, tau=10, seed=7)}
+    first = multi_frequency(baseline, runs, [4, 8, 20], H, n_resamples=100, seed=3, chunk_size=7)
+    again = multi_frequency(baseline, runs, [4, 8, 20], H, n_resamples=100, seed=3, chunk_size=50)
+    np.testing.assert_array_equal(first.mfpt_low, again.mfpt_low)
+    assert np.all(first.mfpt_low <= first.mfpt) and np.all(first.mfpt <= first.mfpt_high)
+    assert first.speedup_low <= first.speedup <= first.speedup_high
+    assert first.baseline_mfpt_low <= first.baseline_mfpt <= first.baseline_mfpt_high
+
+
+@pytest.mark.parametrize("mfpt, measured, trusted, expected", [
+    # the optimum (τ = 4) is not measured: measure it
+    ([30, 20, 10, 25], [False, False, False, True], [False, False, True, True], 4),
+    # the optimum is the shortest measured period and τ < 8 is untrusted: explore near 8 / 2
+    ([30, 25, 12, 10, 20], [False, False, False, True, True], [False, False, False, True, True], 4),
+    # same, but everything below is trusted: done
+    ([30, 25, 12, 10, 20], [False, False, False, True, True], [True, True, True, True, True], None),
+    # the optimum is measured and a shorter measured period brackets it: done
+    ([30, 25, 12, 10, 20], [False, True, False, True, True], [False, True, True, True, True], None),
+])
+def test_next_period(mfpt, measured, trusted, expected):
+    taus = [1, 2, 4, 8, 16][-len(mfpt):] if len(mfpt) == 5 else [1, 2, 4, 8]
+    assert next_period(taus, mfpt, measured, trusted) == expected
+
+
+def test_renewal_check_accepts_renewal_and_flags_a_response_that_changes_with_the_cycle():
+    renewing = simulate(warm_up, 3000, tau=12, seed=8)
+    assert renewal_check(renewing, 12)["consistent"].all()
+
+    def slower_after_first(age, cycle):  # recovery takes longer after the 2nd, 3rd, … perturbation
+        return np.where(age <= np.where(cycle >= 2, 10, 3), 0.0, 0.1)
+
+    drifting = simulate(slower_after_first, 3000, tau=12, seed=9)
+    table = renewal_check(drifting, 12)
+    assert list(table["cycle"]) == [1, 2, 3, 4]
+    assert not table["consistent"].all()
+    assert np.all((table["low"] <= table["cycle_survival"]) & (table["cycle_survival"] <= table["high"]))
+
+
+def test_replayed_design_finds_a_near_best_period_with_few_frequencies():
+    """A process that is best perturbed every few epochs (perturbations speed
+    recovery early, then hurt): the design from τ* = 20 must end within 10 %
+    of the best measured period, with at most 4 frequencies."""
+    def speeds_up(age, cycle):
+        return np.where(age <= 2, 0.0, np.where(cycle >= 1, 0.15, 0.03))
+
+    baseline = simulate(speeds_up, 800, seed=10)
+    runs = {tau: simulate(speeds_up, 800, tau=tau, seed=200 + tau) for tau in range(1, 31)}
+    truth = {tau: restricted_mean(fp) for tau, fp in runs.items()}
+    records = replay_design(baseline, runs, 20, rounds=3, taus=range(1, 31), horizon=H)
+    chosen = records[-1]["optimal_tau"]
+    assert truth[chosen] <= 1.10 * min(truth.values()), (records, truth)
+    assert len(records[-1]["measured_taus"]) <= 4
+    assert records[0]["measured_taus"] == [20]
+    assert all(r["replica_epochs"] == H * 800 * (1 + len(r["measured_taus"])) for r in records)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(runs={}), "at least one measured period"),
+    (dict(runs={60: None}), "measured period 60 must lie in 1..59"),
+    (dict(trust_ratio=0.0), "trust_ratio"),
+    (dict(n_resamples=-1), "n_resamples"),
+    (dict(taus=[0, 4]), "taus must lie in 1..59"),
+])
+def test_bad_arguments(kwargs, match):
+    baseline = simulate(warm_up, 50, seed=11)
+    arguments = dict(baseline=baseline, runs={10: simulate(warm_up, 50, tau=10, seed=12)}, taus=[4], horizon=H)
+    with pytest.raises(ValueError, match=match):
+        multi_frequency(**(arguments | kwargs))
+
+
+def test_a_run_shorter_than_the_horizon_is_refused():
+    short = simulate(warm_up, 50, tau=10, seed=13, horizon=30)
+    with pytest.raises(ValueError, match="covers 30 epochs, fewer than the horizon 60"):
+        multi_frequency(simulate(warm_up, 50, seed=14), {10: short}, [4], H)
