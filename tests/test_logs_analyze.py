@@ -94,7 +94,7 @@ def test_empty_directory(tmp_path):
 @pytest.mark.parametrize("frame, match", [
     (pd.DataFrame({"replica": [0, 0], "epoch": [1, 1], "test_acc": [1, 2]}), "duplicate epoch 1"),
     (pd.DataFrame({"replica": [0, 0], "epoch": [1, 3], "test_acc": [1, 2]}), "missing epochs for replica '0'"),
-    (pd.DataFrame({"replica": [0], "epoch": [0], "test_acc": [1]}), "missing epochs"),
+    (pd.DataFrame({"replica": [0], "epoch": [0], "test_acc": [1]}), "has epoch 0, but this log.s epochs count from 1"),
     (pd.DataFrame({"replica": [0], "step": [1], "acc": [1]}), r"columns found: \['replica', 'step', 'acc'\]"),
     (pd.DataFrame({"replica": [0], "epoch": [1.5], "test_acc": [1]}), "'epoch' must hold integers"),
 ])
@@ -200,7 +200,7 @@ def test_cli_success(log_dirs, tmp_path, capsys):
                                                 "--bootstrap", "50", "--seed", "3"])
     assert code == 0, capsys.readouterr().err
     table = pd.read_csv(out / "prediction.csv")
-    assert list(table.tau) == [4, 8, 16]
+    assert list(table.tau) == [4, 8, 12, 16] and table.set_index("tau").loc[12, "measured"]  # τ* is measured
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["inputs"]["baseline"]["sha256"]) == 64
     assert summary["bootstrap_resamples"] == 50 and (out / "validation.csv").exists()

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = ["train_baseline", "train_single_frequency", "survival", "predict", "train_sweep", "validate",
-         "figures", "tables", "all"]
+RULES = ["train_baseline", "train_single_frequency", "survival", "design_round", "predict", "train_sweep",
+         "validate", "figures", "tables", "all"]
 
 
 def copy_workflow(destination: Path) -> Path:
@@ -51,11 +51,13 @@ def test_dry_run_of_the_default_lists_every_stage(tmp_path):
 
 def test_bad_config_value_fails_before_any_job_and_names_the_key(tmp_path):
     workdir = copy_workflow(tmp_path)
-    result = snakemake(workdir, "-n", "--configfile", "tests/config/tiny.yaml",
-                       "--config", "training={'replicas': 0, 'replicas_per_job': 1, 'epochs': 5, "
-                       "'batch_size': 8, 'optimizer': {'name': 'sgd', 'lr': 0.1}}", check=False)
+    config = (workdir / "tests/config/tiny.yaml").read_text()
+    assert "  replicas: 60" in config
+    (workdir / "bad.yaml").write_text(config.replace("  replicas: 60", "  replicas: 0", 1))
+    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "replicas" in result.stdout + result.stderr
+    assert "On instance['training']['replicas']" in output and "0 is less than the minimum of 1" in output, output
     assert not (workdir / "results").exists()
 
 
@@ -82,30 +84,52 @@ def test_validation_table_schema_and_ranges(tiny_run):
                                (table["predicted_mfpt"] - table["measured_mfpt"]) / table["measured_mfpt"], rtol=1e-4)
     assert table["in_ci"].isin([True, False]).all()
     assert ((table["final_acc"] > 80) & (table["final_acc"] <= 100)).all()
-    optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv")
-    assert set(optimum["protocol"]) == {"shrink_perturb", "full_reset"}
-    assert (optimum["theory_replica_epochs"] == 2 * 60 * 24).all()
-    assert (optimum["best_tau_low"] <= optimum["best_tau"]).all() and (optimum["best_tau"] <= optimum["best_tau_high"]).all()
-    assert (optimum["best_tau"] >= optimum["t_q"]).all()  # the optimum is searched where the theory holds
+    optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv").set_index("protocol")
+    assert set(optimum.index) == {"shrink_perturb", "full_reset"}
+    design = pd.read_csv(tiny_run / "results/tables/design.csv")
+    for protocol, row in optimum.iterrows():
+        prediction = pd.read_csv(tiny_run / f"results/predict/{protocol}/prediction.csv")
+        # the optimum is the argmin over the whole grid, measured or predicted
+        assert row["best_tau"] == prediction.loc[prediction["mfpt"].idxmin(), "tau"]
+        measured = prediction.loc[prediction["measured"], "tau"].tolist()
+        assert row["measured_taus"] == " ".join(map(str, measured)) and 8 in measured
+        # cost: baseline + every measured frequency, 60 replicas x 24 epochs each
+        assert row["design_replica_epochs"] == (1 + len(measured)) * 60 * 24
+        rounds = design[design["protocol"] == protocol]
+        assert rounds["round"].tolist() == list(range(len(rounds))) and rounds["round"].iloc[0] == 0
+        assert rounds["measured_taus"].iloc[0] == "8" and rounds["replica_epochs"].is_monotonic_increasing
+        last = rounds.iloc[-1]
+        assert last["optimal_tau"] == row["best_tau"] and last["measured_taus"] == row["measured_taus"]
 
 
 def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):
-    """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), from the saved Ψ and φ."""
-    horizon, tau = 24, 4
+    """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), where φ pools the
+    hazards of the τ* = 8 run by age since its last perturbation; recomputed by
+    hand from the saved Kaplan–Meier counts."""
+    horizon, tau_star = 24, 8
     curves = pd.read_parquet(tiny_run / "results/survival/survival.parquet")
     psi = curves[curves["condition"] == "baseline"].sort_values("t")["sf"].to_numpy()
-    phi = pd.read_parquet(tiny_run / "results/predict/shrink_perturb/response.parquet").sort_values("u")["phi"].to_numpy()
-    expected = 0.0
-    for t in range(horizon):
-        if t <= tau:
-            expected += psi[t]
-        else:
-            n, u = (t - 1) // tau, t - ((t - 1) // tau) * tau
-            expected += psi[tau] * phi[tau] ** (n - 1) * phi[u]
+    single = pd.read_parquet(tiny_run / "results/predict/shrink_perturb/single_frequency_survival.parquet")
+    events = single.sort_values("t")["n_events"].to_numpy()
+    at_risk = single.sort_values("t")["n_at_risk"].to_numpy()
+    phi = [1.0]
+    for age in range(1, tau_star + 1):
+        d = sum(events[t] for t in range(tau_star + age, horizon + 1, tau_star))
+        r = sum(at_risk[t] for t in range(tau_star + age, horizon + 1, tau_star))
+        phi.append(phi[-1] * (1 - d / r))
     prediction = pd.read_csv(tiny_run / "results/predict/shrink_perturb/prediction.csv").set_index("tau")
-    assert prediction.loc[tau, "mfpt"] == pytest.approx(expected, rel=1e-9)
-    table = pd.read_csv(tiny_run / "results/tables/validation.csv").set_index(["protocol", "tau"])
-    assert table.loc[("shrink_perturb", tau), "predicted_mfpt"] == pytest.approx(expected, rel=1e-5)
+    predicted_from_tau_star = prediction[(prediction["source_tau"] == tau_star) & ~prediction["measured"]]
+    assert not predicted_from_tau_star.empty
+    for tau in predicted_from_tau_star.index:
+        expected = 0.0
+        for t in range(horizon):
+            if t <= tau:
+                expected += psi[t]
+            else:
+                n, u = (t - 1) // tau, t - ((t - 1) // tau) * tau
+                expected += psi[tau] * phi[tau] ** (n - 1) * phi[u]
+        assert prediction.loc[tau, "predicted"] == pytest.approx(expected, rel=1e-9), tau
+        assert prediction.loc[tau, "mfpt"] == prediction.loc[tau, "predicted"]
 
 
 def test_outputs_carry_provenance_and_figures_exist(tiny_run):
@@ -165,12 +189,16 @@ def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 300
-    while not list((workdir / "results").glob("train_*/**/*.parquet")) and process.poll() is None:
-        assert time.time() < deadline
-        time.sleep(0.1)
-    time.sleep(1.0)  # let the next jobs start, so the kill lands mid-job
+    incomplete = workdir / ".snakemake" / "incomplete"
+    # Kill once a block has finished and another job is running (Snakemake marks
+    # the outputs of running jobs as incomplete), so the kill lands mid-job.
+    while not (list((workdir / "results").glob("train_*/**/*.parquet"))
+               and incomplete.is_dir() and any(incomplete.iterdir())):
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert any(incomplete.iterdir()), "the kill did not land while a job was running"
     assert not (workdir / "results/tables/validation.csv").exists()
     snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--unlock")  # the kill left the lock behind
     snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--rerun-incomplete")

@@ -196,3 +196,15 @@ def test_trajectories_must_match_first_passage():
 def test_docstring_example_runs():
     outcome = doctest.testmod(fptopt.qss)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_config_settings_take_the_schema_defaults_which_match_detect_qss():
+    import inspect
+
+    from fptopt.config import qss_settings
+
+    defaults = {name: p.default for name, p in inspect.signature(detect_qss).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert qss_settings({"analysis": {}}) == defaults
+    assert qss_settings({"analysis": {"qss": {"lag": 5}, "confidence_level": 0.9}}) == {
+        **defaults, "lag": 5, "confidence_level": 0.9}

@@ -37,7 +37,7 @@ import pandas as pd
 
 from . import __version__
 from .design import DEFAULT_TRUST_RATIO, MultiFrequencyResult, multi_frequency, renewal_check
-from .logs import read_trajectories
+from .logs import FORMATS, parse_per_epoch_from, read_trajectories
 from .provenance import file_sha256
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
@@ -115,7 +115,7 @@ class AnalysisResult:
             "direction": self.direction,
             "qss": {"found": self.qss.found, "t_q": self.qss.t_q, "hazard": self.qss.hazard,
                     "hazard_low": self.qss.hazard_low, "hazard_high": self.qss.hazard_high,
-                    "message": self.qss.message},
+                    "tolerance": self.qss.tolerance, "lag": self.qss.lag, "message": self.qss.message},
             "baseline_mfpt_restricted": mean.estimate,
             "baseline_mfpt_low": mean.low, "baseline_mfpt_high": mean.high,
             "baseline_sf_at_horizon": float(self.baseline.sf[self.horizon]),
@@ -297,6 +297,10 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--target", required=True, type=float, help="threshold theta")
     parser.add_argument("--direction", default="above", help="above (a >= theta) or below (a <= theta)")
     parser.add_argument("--column", default="test_acc", help="observable column in the logs")
+    parser.add_argument("--format", default="auto", choices=FORMATS,
+                        help="log format (default auto: detected from the files; see fptopt.logs)")
+    parser.add_argument("--per-epoch-from", default=None, metavar="steps=N",
+                        help="logs indexed by optimizer step: N steps make one epoch")
     parser.add_argument("--horizon", type=int, default=None,
                         help="H (default: the longest baseline run; shorter replicas are censored)")
     parser.add_argument("--taus", default=None, help="comma-separated periods (default 1..H-1)")
@@ -313,13 +317,14 @@ def run_analyze(args: argparse.Namespace) -> int:
     """Run ``fptopt analyze``; returns 0, or 2 after printing the error (nothing written)."""
     try:
         taus = _parse_taus(args.taus)
+        per_epoch = parse_per_epoch_from(args.per_epoch_from)
         sweep_paths = dict(_parse_sweep(item, "--sweep") for item in args.sweep)
         perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
-        _, baseline = read_trajectories(args.baseline, args.column)
-        perturbed = {tau: read_trajectories(path, args.column)[1] for tau, path in perturbed_paths.items()}
-        sweeps = {tau: read_trajectories(path, args.column)[1] for tau, path in sweep_paths.items()}
+        _, baseline = read_trajectories(args.baseline, args.column, args.format, per_epoch)
+        perturbed = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in perturbed_paths.items()}
+        sweeps = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in sweep_paths.items()}
         result = analyze(baseline, perturbed, args.tau_star, args.target, args.direction,
                          args.horizon, taus, sweeps, args.bootstrap, args.seed, trust_ratio=args.trust_ratio)
         hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}

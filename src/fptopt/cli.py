@@ -88,7 +88,7 @@ def _figures(args, config):
               "survival": root / paths.SURVIVAL_DIR / "survival.parquet",
               "single_survivals": [Path(paths.predict_dir(n, root)) / "single_frequency_survival.parquet" for n in names],
               "qss": root / paths.SURVIVAL_DIR / "qss.json",
-              "pvalues": root / paths.SURVIVAL_DIR / "qss_pvalues.parquet",
+              "distance": root / paths.SURVIVAL_DIR / "qss_distance.parquet",
               "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],
               "summaries": [Path(paths.predict_dir(n, root)) / "summary.json" for n in names],
               "responses": [Path(paths.predict_dir(n, root)) / "response.parquet" for n in names],

@@ -80,7 +80,7 @@ def qss_evidence(distance: pd.DataFrame, t_q: int | None, tolerance: float, lag:
     if t_q is not None:
         axis.axvline(t_q, color="black", ls=":", lw=1.2, label=f"QSS onset t_q = {t_q}")
     outcome = f"QSS from t_q = {t_q}" if t_q is not None else "no QSS found"
-    axis.set_title(f"Stationary where D̂'s lower bound ≤ {tolerance:g} at every later epoch: {outcome}",
+    axis.set_title(f"QSS criterion: lower end of D̂'s interval ≤ {tolerance:g} for every t ≥ t_q ({outcome})",
                    fontsize=8)
     axis.set(xlabel="epoch t", ylabel=f"KS distance, survivors at t vs t + {lag}", ylim=(0, 1.02))
     axis.legend(fontsize=7)

@@ -26,8 +26,8 @@ wider for balanced samples, which would let small studies declare a QSS
 earlier and make ``t_q`` depend more on the replica count, so the
 Kolmogorov margin is used.  The survivors at ``t + L`` are a subset of those
 at ``t``: a replica's ``a`` is positively correlated over time in practice,
-which makes the two samples more alike than independent ones and the
-margin conservative.
+which makes the two samples more alike than independent ones, so ``ε``
+over-states the noise of ``D̂`` (the interval over-covers).
 
 Epoch ``t`` is *stationary* when its distance is not shown to exceed the
 ``tolerance``: ``max(0, D̂ − ε) <= tolerance``.  Epochs where either sample
@@ -53,8 +53,10 @@ The plateau hazard ``k`` is the constant hazard on the epochs ``> t_q``
 
 References
 ----------
-.. [1] N. Smirnov, "Table for estimating the goodness of fit of empirical
-   distributions", Ann. Math. Statist. 19, 279–281 (1948).
+.. [1] N. Smirnov, "On the estimation of the discrepancy between empirical
+   curves of distribution for two independent samples", Bull. Math. Univ.
+   Moscou 2(2), 3–14 (1939); the quantiles: Ann. Math. Statist. 19,
+   279–281 (1948).
 .. [2] A. Kolmogorov, "Sulla determinazione empirica di una legge di
    distribuzione", G. Ist. Ital. Attuari 4, 83–91 (1933).
 .. [3] P. Massart, "The tight constant in the Dvoretzky–Kiefer–Wolfowitz
@@ -162,7 +164,7 @@ def detect_qss(trajectories, fp: FirstPassage, tolerance: float = 0.1, lag: int 
 
     References
     ----------
-    .. [1] N. Smirnov, Ann. Math. Statist. 19, 279–281 (1948).
+    .. [1] N. Smirnov, Bull. Math. Univ. Moscou 2(2), 3–14 (1939).
     .. [2] P. Massart, Ann. Probab. 18, 1269–1283 (1990).
 
     Examples

@@ -8,7 +8,7 @@ rule figures:
         survival="results/survival/survival.parquet",
         single_survivals=expand("results/predict/{protocol}/single_frequency_survival.parquet", protocol=PROTOCOL_NAMES),
         qss="results/survival/qss.json",
-        pvalues="results/survival/qss_pvalues.parquet",
+        distance="results/survival/qss_distance.parquet",
         predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),
         summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
         responses=expand("results/predict/{protocol}/response.parquet", protocol=PROTOCOL_NAMES),

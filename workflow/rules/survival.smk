@@ -7,7 +7,7 @@ rule survival:
     output:
         first_passage="results/survival/first_passage.parquet",
         survival="results/survival/survival.parquet",
-        pvalues="results/survival/qss_pvalues.parquet",
+        distance="results/survival/qss_distance.parquet",
         qss="results/survival/qss.json",
     log:
         "logs/survival/survival.log",
