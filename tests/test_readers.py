@@ -283,7 +283,7 @@ def test_huggingface_step_logs_need_per_epoch_steps(tmp_path):
     np.testing.assert_array_equal(array, [[0.1, 0.2, 0.35]])  # steps 100, 200, 350 end epochs 1, 2, 3
 
 
-def test_wandb_ignores_min_max_and_bins_steps(tmp_path):
+def test_wandb_ignores_min_max_and_empty_cells(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text('"Step","a - val_acc","a - val_acc__MIN","a - val_acc__MAX","b - val_acc",'
                     '"b - val_acc__MIN","b - val_acc__MAX"\n'
@@ -291,6 +291,9 @@ def test_wandb_ignores_min_max_and_bins_steps(tmp_path):
     tidy = read_runs(path, "val_acc")
     assert tidy[["replica", "epoch"]].values.tolist() == [["a", 1], ["a", 2], ["b", 1]]
     np.testing.assert_array_equal(tidy.val_acc, [0.5, 0.6, 0.4])
+    path.write_text('"Step","a - val_acc","a - val_acc"\n"0","0.5","0.4"\n')
+    with pytest.raises(ValueError, match=r"export.csv: two columns 'a - val_acc'"):
+        read_runs(path, "val_acc")
 
 
 def test_tensorboard_steps_per_epoch(tmp_path):
@@ -453,3 +456,11 @@ def test_formats_listed_in_the_cli():
     parser = add_analyze_arguments(argparse.ArgumentParser(prog="fptopt analyze"))
     option = next(action for action in parser._actions if "--format" in action.option_strings)
     assert tuple(option.choices) == FORMATS and option.default == "auto"
+
+
+def test_read_runs_docstring_example():
+    import doctest
+
+    import fptopt.logs
+
+    assert doctest.testmod(fptopt.logs, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -334,23 +334,21 @@ def _replica_name(folder: Path, root: Path) -> str:
 # ---------------------------------------------------------------- text and CSV
 
 def _text(path: Path) -> str:
-    data = path.read_bytes()
+    return _decode(path.read_bytes(), path)
+
+
+def _first_line(path: Path) -> list[str]:
+    with open(path, "rb") as handle:
+        return next(_csv_rows(_decode(handle.readline(), path)), [])
+
+
+def _decode(data: bytes, path: Path) -> str:
+    """UTF-8 text, a byte-order mark dropped (it would hide the first column's name)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: not UTF-8 text (byte {data[error.start]:#04x} at offset "
                          f"{error.start}); save the log as UTF-8") from error
-
-
-def _first_line(path: Path) -> list[str]:
-    with open(path, "rb") as handle:
-        line = handle.readline()
-    try:
-        text = line.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not UTF-8 text (byte {line[error.start]:#04x} at offset "
-                         f"{error.start}); save the log as UTF-8") from error
-    return next(_csv_rows(text), [])
 
 
 def _csv_rows(text: str):
@@ -375,7 +373,8 @@ def _present(cells: pd.Series, absent=("",)) -> np.ndarray:
 
 
 def _epochs_of(frame: pd.DataFrame, path: Path, steps: int | None):
-    """``(epochs, rows)``: epochs from column ``epoch``, or binned from ``step``; None: row order."""
+    """``(numbers, kind)``: column ``epoch`` (kind "epoch"), column ``step`` when binning steps
+    ("steps"), or ``None`` when the file has neither ("rows": one row per epoch, in order)."""
     if steps is not None:
         if "step" not in frame.columns:
             raise ValueError(f"{path}: --per-epoch-from steps=N (per_epoch_steps) needs a 'step' column; "
@@ -432,13 +431,14 @@ def _per_replica_csv(path: Path, column: str, steps: int | None, base, absent, k
 
 
 def _read_csv_dir(path: Path, column: str, steps: int | None) -> _Log:
-    files = [path] if path.is_file() else _files(path, "*.csv", "CSV files (one per replica)")
+    files = [path] if path.is_file() else _files(path, (".csv",), "CSV files (one per replica)")
     runs = [_per_replica_csv(file, column, steps, None, (), False) for file in files]
     return _Log(runs, 1 if steps else None)
 
 
 def _read_keras(path: Path, column: str, steps: int | None) -> _Log:
-    files = [path] if path.is_file() else _files(path, ("*.log", "*.csv"), "Keras CSVLogger files (*.log, *.csv)")
+    files = [path] if path.is_file() else _files(path, (".log", ".csv"),
+                                                 "Keras CSVLogger files (*.log, *.csv)")
     runs = [_per_replica_csv(file, column, steps, 0, ("", "NA"), False) for file in files]
     return _Log(runs, 1 if steps else 0)
 
@@ -455,10 +455,11 @@ def _read_lightning(path: Path, column: str, steps: int | None) -> _Log:
     return _Log(runs, 1 if steps else 0)
 
 
-def _files(folder: Path, patterns, what: str) -> list[Path]:
-    patterns = (patterns,) if isinstance(patterns, str) else patterns
-    files = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
-    if not files:
+def _files(folder: Path, suffixes: tuple[str, ...], what: str = "") -> list[Path]:
+    """Files directly in ``folder`` with one of ``suffixes`` (any case), hidden files left out."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file())
+    if not files and what:
         raise ValueError(f"{folder}: directory holds no {what}")
     return files
 
@@ -475,6 +476,9 @@ def _read_long(path: Path, column: str, steps: int | None) -> _Log:
         frame = _read_csv(path)
     if steps is not None and "step" in frame.columns:
         frame = frame.assign(epoch=frame["step"])
+    elif steps is None and "step" in frame.columns and "epoch" not in frame.columns:
+        raise ValueError(f"{path}: no 'epoch' column, only 'step': pass --per-epoch-from steps=N "
+                         f"(per_epoch_steps=N, optimizer steps per epoch) to group the rows into epochs")
     log = _long_runs(frame, column, str(path))
     if steps is None:
         return log
@@ -509,7 +513,8 @@ def _read_huggingface(path: Path, column: str, steps: int | None) -> _Log:
     for file in files:
         state = _json(file)
         run = file.parent.parent if re.fullmatch(r"checkpoint-\d+", file.parent.name) else file.parent
-        rank = (state.get("global_step", -1), len(state["log_history"]))
+        step = state.get("global_step")
+        rank = (step if isinstance(step, (int, float)) else -1, len(state["log_history"]))
         if run not in latest or rank > latest[run][0]:
             latest[run] = (rank, file, state["log_history"])
     runs = [_hf_run(_replica_name(run, root), file, history, column, steps)
@@ -520,7 +525,8 @@ def _read_huggingface(path: Path, column: str, steps: int | None) -> _Log:
 
 def _between_epochs(history: list, column: str) -> bool:
     epochs = [entry.get("epoch") for entry in history if isinstance(entry, dict) and column in entry]
-    return any(isinstance(e, (int, float)) and abs(e - round(e)) > HF_EPOCH_TOLERANCE + 1e-9 for e in epochs)
+    return any(isinstance(epoch, (int, float)) and abs(epoch - round(epoch)) > HF_EPOCH_TOLERANCE + 1e-9
+               for epoch in epochs)
 
 
 def _json(file: Path) -> dict:
@@ -542,11 +548,11 @@ def _hf_run(replica: str, file: Path, history: list, column: str, steps: int | N
     key = "step" if steps is not None else "epoch"
     if any(key not in entry for entry in entries):
         raise ValueError(f"{file}: a log_history entry with {column!r} has no {key!r}")
-    position = np.array([float(entry[key]) for entry in entries])
     try:
+        position = np.array([float(entry[key]) for entry in entries])
         values = np.array([np.nan if entry[column] is None else float(entry[column]) for entry in entries])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{file}: metric {column!r} has a non-numeric value ({error})") from error
+        raise ValueError(f"{file}: {key!r} or {column!r} has a non-numeric value ({error})") from error
     if steps is not None:
         return _Run(replica, str(file), *_bin_steps(position, values, steps, str(file)))
     nearest = np.round(position)
@@ -560,7 +566,8 @@ def _hf_run(replica: str, file: Path, history: list, column: str, steps: int | N
                           "value": values})[at_epoch]
     table = table.sort_values(["epoch", "distance", "order"], ascending=[True, True, False])
     table = table.drop_duplicates("epoch")  # the entry closest to the epoch's end, the last if tied
-    return _Run(replica, str(file), table["epoch"].to_numpy(dtype=float), table["value"].to_numpy(dtype=float))
+    return _Run(replica, str(file), table["epoch"].to_numpy(dtype=float),
+                table["value"].to_numpy(dtype=float))
 
 
 def _read_wandb(path: Path, column: str, steps: int | None) -> _Log:
@@ -575,7 +582,10 @@ def _read_wandb(path: Path, column: str, steps: int | None) -> _Log:
     for name in frame.columns:
         run, sep, metric = name.rpartition(" - ")
         if sep and not metric.endswith(("__MIN", "__MAX")):
-            series.setdefault(metric, {})[run] = name
+            if run in series.setdefault(metric, {}):
+                raise ValueError(f"{path}: two columns {name!r}: runs with the same name cannot be told "
+                                 f"apart; give them distinct names in W&B before exporting")
+            series[metric][run] = name
     if column not in series:
         raise _missing(path, column, sorted(series), "metric")
     position = pd.to_numeric(frame[axis].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
@@ -617,7 +627,8 @@ def _read_tensorboard(path: Path, column: str, steps: int | None) -> _Log:
             events = [(event.step, _scalar(tensor_util.make_ndarray(event.tensor_proto), source, column))
                       for event in accumulator.Tensors(column)]
         else:
-            names = sorted(set(tags.get(event_accumulator.SCALARS, [])) | set(tags.get(event_accumulator.TENSORS, [])))
+            names = sorted({*tags.get(event_accumulator.SCALARS, []),
+                            *tags.get(event_accumulator.TENSORS, [])})
             raise _missing(source, column, names, "scalar tag")
         position = np.array([step for step, _ in events], dtype=float)
         values = np.array([value for _, value in events], dtype=float)
@@ -675,9 +686,9 @@ def _detect_directory(path: Path) -> str:
         found.append("huggingface")
     if any(path.rglob("metrics.csv")):
         found.append("lightning")
-    if any(p.is_file() for p in path.glob("*.log")):
+    if _files(path, (".log",)):
         found.append("keras")
-    if any(p.is_file() and p.name != "metrics.csv" for p in path.glob("*.csv")):
+    if any(p.name != "metrics.csv" for p in _files(path, (".csv",))):
         found.append("csv_dir")
     if not found:
         raise ValueError(f"{path}: directory holds no CSV files (one per replica) nor other training "

@@ -238,16 +238,18 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
 
 
 def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, list]], summary_paths: list,
-                 out_dir, tables_dir) -> None:
+                 prediction_paths: list, out_dir, tables_dir) -> None:
     """The dense truth: every period of ``regret.taus`` trained for each protocol.
 
     Writes ``first_passage.parquet`` (one row per protocol × τ × replica; the
     baseline as protocol ``none``, τ = 0), ``dense_mfpt.parquet`` (measured
     ⟨T_τ ∧ H⟩ per protocol × τ with its interval) under ``out_dir`` and
-    ``regret.{csv,md}`` under ``tables_dir``."""
+    ``regret.{csv,md}`` and ``prediction_check.{csv,md}`` (every predicted,
+    unmeasured period of the grid against its dense measurement) under
+    ``tables_dir``."""
     import json
 
-    from .tables import regret_table, write_tables
+    from .tables import prediction_check_table, regret_table, write_tables
 
     h = config_horizon(config)
     level = config["analysis"].get("confidence_level", 0.95)
@@ -270,8 +272,12 @@ def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, 
     write_table(dense, out_dir / "dense_mfpt.parquet", meta)
     summaries = {entry["name"]: json.loads(Path(path).read_text())
                  for entry, path in zip(config["protocols"], summary_paths)}
+    predictions = pd.concat([read_table(path).assign(protocol=entry["name"])
+                             for entry, path in zip(config["protocols"], prediction_paths)], ignore_index=True)
     write_tables({"regret": (regret_table(dense, summaries),
-                             f"The design's choice against every period measured (⟨T_τ ∧ {h}⟩, epochs)")},
+                             f"The design's choice against every period measured (⟨T_τ ∧ {h}⟩, epochs)"),
+                  "prediction_check": (prediction_check_table(predictions, dense),
+                                       f"Predicted vs densely measured ⟨T_τ ∧ {h}⟩ at every unmeasured period")},
                  tables_dir)
 
 

@@ -132,6 +132,21 @@ def regret_table(dense_mfpt: pd.DataFrame, summaries: dict[str, dict]) -> pd.Dat
     return pd.DataFrame(rows, columns=REGRET_COLUMNS)
 
 
+def prediction_check_table(predictions: pd.DataFrame, dense_mfpt: pd.DataFrame) -> pd.DataFrame:
+    """Every period the design predicted (not measured) that the dense grid
+    measured: predicted value and interval, measured value, relative error,
+    whether the interval covers the measurement, and the ``trusted`` flag."""
+    merged = predictions[~predictions["measured"].astype(bool)].merge(
+        dense_mfpt[["protocol", "tau", "mfpt", "mfpt_low", "mfpt_high"]].rename(
+            columns={"mfpt": "measured_mfpt", "mfpt_low": "measured_low", "mfpt_high": "measured_high"}),
+        on=["protocol", "tau"])
+    merged["rel_error"] = (merged["predicted"] - merged["measured_mfpt"]) / merged["measured_mfpt"]
+    merged["in_ci"] = (merged["mfpt_low"] <= merged["measured_mfpt"]) & (merged["measured_mfpt"] <= merged["mfpt_high"])
+    columns = ["protocol", "tau", "source_tau", "trusted", "predicted", "mfpt_low", "mfpt_high", "measured_mfpt",
+               "measured_low", "measured_high", "rel_error", "in_ci"]
+    return merged[columns].sort_values(["protocol", "tau"]).reset_index(drop=True)
+
+
 def write_tables(tables: dict[str, tuple[pd.DataFrame, str]], out_dir) -> None:
     """``{name: (table, title)}`` → ``name.csv`` and ``name.md`` under ``out_dir``."""
     out_dir = Path(out_dir)

@@ -7,11 +7,13 @@ rule regret_table:
         baseline=baseline_blocks,
         dense=[block for protocol in PROTOCOL_NAMES for block in dense_blocks(protocol)],
         summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
+        predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),
     output:
         first_passage="results/regret/first_passage.parquet",
         dense_mfpt="results/regret/dense_mfpt.parquet",
         table=report("results/tables/regret.csv", caption="../report/tables.rst", category="Tables"),
         markdown="results/tables/regret.md",
+        check=expand("results/tables/prediction_check.{ext}", ext=["csv", "md"]),
     log:
         "logs/regret/regret.log",
     resources:
