@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test env lock dry-run report lint clean
+.PHONY: run test env lock readme dry-run report lint clean
 
 # Every package comes from requirements.lock, exact versions checked against
 # their hashes; the project itself is installed on top without resolving again.
@@ -24,6 +24,9 @@ test: env  ## the test suite (unit tests + tiny end-to-end pipeline)
 
 lock:  ## re-resolve every dependency and rewrite requirements.lock (then commit it)
 	$(PYTHON) tools/lock.py
+
+readme: env  ## rewrite README.md's results block from results/tables (after make run and the regret target)
+	$(BIN)/fptopt readme --results results --readme README.md
 
 dry-run: env
 	$(BIN)/snakemake -n

@@ -250,3 +250,90 @@ def test_failed_write_leaves_no_temporary_files(runs, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_analysis(result, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# ---------------------------------------------------------------- input hardening
+
+def test_multi_frequency_cli_reports_measured_periods_and_next_tau(runs, tmp_path, capsys):
+    root = tmp_path / "logs"
+    long_table(runs["baseline"][:200]).to_parquet(root.mkdir() or root / "baseline.parquet")
+    long_table(runs["perturbed"][:200]).to_parquet(root / "tau12.parquet")
+    long_table(runs["sweeps"][8][:200]).to_parquet(root / "tau8.parquet")
+    out = tmp_path / "analysis"
+    code = cli(["--baseline", str(root / "baseline.parquet"), "--perturbed", f"12={root / 'tau12.parquet'}",
+                "--perturbed", f"8={root / 'tau8.parquet'}", "--target", str(TARGET), "--taus", "4,6,10,16",
+                "--out", str(out), "--no-figures"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    table = pd.read_csv(out / "prediction.csv").set_index("tau")
+    assert table.loc[[8, 12], "measured"].all() and not table.loc[[4, 6, 10, 16], "measured"].any()
+    assert table.loc[10, "source_tau"] == 12 and table.loc[6, "source_tau"] == 8 and table.loc[16, "source_tau"] == 12
+    assert table.loc[4, "trusted"] == (4 >= 0.6 * 8) and table.loc[10, "trusted"] and not table.loc[16, "trusted"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["measured_taus"] == [8, 12] and summary["optimal_tau"] == table["mfpt"].idxmin()
+    assert "next_tau" in summary and f"optimal tau = {summary['optimal_tau']}" in printed.out
+
+
+@pytest.mark.parametrize("replicas", [1, 8])
+def test_too_few_replicas_stop_with_the_count(runs, tmp_path, capsys, replicas):
+    logs = write_replica_csvs(tmp_path / "few", runs["baseline"][:replicas])
+    perturbed = write_replica_csvs(tmp_path / "perturbed", runs["perturbed"][:100])
+    out = tmp_path / "analysis"
+    arguments = ["--baseline", str(logs), "--perturbed", str(perturbed), "--tau-star", str(TAU_STAR),
+                 "--target", str(TARGET), "--out", str(out), "--no-figures"]
+    assert cli(arguments) == 2
+    assert f"{replicas} replicas, fewer than --min-replicas 30" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli(arguments + ["--min-replicas", "1"]) == 0  # the override
+
+
+def test_a_perturbed_run_shorter_than_the_horizon_is_named(runs, tmp_path, capsys):
+    short = write_replica_csvs(tmp_path / "short", runs["perturbed"][:100, :30])
+    baseline = write_replica_csvs(tmp_path / "baseline", runs["baseline"][:100])
+    code = cli(["--baseline", str(baseline), "--perturbed", f"{TAU_STAR}={short}", "--target", str(TARGET),
+                "--out", str(tmp_path / "out"), "--no-figures"])
+    assert code == 2
+    assert f"the perturbed run at tau = {TAU_STAR} has 30 epochs, fewer than the horizon 60" in capsys.readouterr().err
+
+
+def test_every_replica_passing_at_the_first_epoch_suggests_the_direction(runs, tmp_path, capsys):
+    code = cli(["--baseline", str(write_replica_csvs(tmp_path / "b", runs["baseline"][:60])),
+                "--perturbed", str(write_replica_csvs(tmp_path / "p", runs["perturbed"][:60])),
+                "--tau-star", str(TAU_STAR), "--target", "100", "--direction", "below",
+                "--out", str(tmp_path / "out"), "--no-figures"])
+    assert code == 2
+    assert "meets the target 100.0 (below) at the first epoch" in capsys.readouterr().err
+
+
+def test_rerun_replaces_the_whole_folder_and_files_are_world_readable(log_dirs, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    assert cli(base_arguments(log_dirs, out) + ["--sweep", log_dirs["sweep"], "--no-figures"]) == 0
+    assert (out / "validation.csv").exists()
+    (out / "notes.txt").write_text("stale")
+    assert cli(base_arguments(log_dirs, out) + ["--no-figures"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["prediction.csv", "prediction_survival.csv", "summary.json"]
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o044 == 0o044, path  # group and others may read
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_out_that_is_a_file_is_refused(log_dirs, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    out.write_text("not a folder")
+    assert cli(base_arguments(log_dirs, out)) == 2
+    assert f"--out {out}: exists and is not a directory" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_without_a_traceback_and_keeps_the_old_output(log_dirs, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "analysis"
+    assert cli(base_arguments(log_dirs, out) + ["--no-figures"]) == 0
+    before = (out / "summary.json").read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("fptopt.analyze.write_analysis", interrupted)
+    assert cli(base_arguments(log_dirs, out) + ["--no-figures"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    assert (out / "summary.json").read_bytes() == before

@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -189,6 +190,10 @@ def analyze(baseline, perturbed, tau_star: int | None = None, target: float = No
     if not base_fp.observed.any():
         raise ValueError(f"target {target} ({direction}) is never reached by any of the "
                          f"{base_fp.n_replicas} baseline replicas within {horizon} epochs")
+    if np.all(base_fp.observed & (base_fp.times == 1)):
+        raise ValueError(f"every one of the {base_fp.n_replicas} baseline replicas meets the target {target} "
+                         f"({direction}) at the first epoch: nothing to speed up. Is the target right, and "
+                         f"is the direction? (a loss or an error needs --direction below)")
     runs = {}
     for tau, values in perturbed.items():
         fp = first_passage(values, target, direction)
@@ -252,6 +257,7 @@ def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None =
             handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
             with os.fdopen(handle, "w") as stream:
                 stream.write(text)
+            os.chmod(temp_name, _FILE_MODE)
             temporary[name] = temp_name
         for name, temp_name in temporary.items():
             os.replace(temp_name, out_dir / name)
@@ -260,6 +266,33 @@ def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None =
             if os.path.exists(temp_name):
                 os.remove(temp_name)
     return [out_dir / name for name in contents]
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o644 & ~_UMASK  # what a plain open() would give; mkstemp's 0600 would hide results from others
+
+
+def replace_directory(out_dir, write) -> None:
+    """Write a whole output folder at once: ``write(folder)`` fills a fresh
+    hidden folder beside ``out_dir``, which then replaces ``out_dir`` (no stale
+    file of an earlier run survives; an interrupted run leaves the old folder)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: exists and is not a directory")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    old = out_dir.parent / f"{fresh.name}.old"
+    try:
+        write(fresh)
+        fresh.chmod(0o777 & ~_UMASK)
+        if out_dir.exists():
+            out_dir.rename(old)
+        fresh.rename(out_dir)
+    finally:
+        for leftover in (fresh, old):
+            if leftover.exists():
+                shutil.rmtree(leftover)
 
 
 def _jsonable(value):
@@ -307,6 +340,8 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
+    parser.add_argument("--min-replicas", type=int, default=30,
+                        help="stop when the baseline or a perturbed run has fewer replicas (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
@@ -314,7 +349,16 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    """Run ``fptopt analyze``; returns 0, or 2 after printing the error (nothing written)."""
+    """Run ``fptopt analyze``; returns 0, 2 after printing the error (nothing
+    written), or 130 when interrupted (the old ``--out`` left as it was)."""
+    try:
+        return _run_analyze(args)
+    except KeyboardInterrupt:
+        print("fptopt analyze: interrupted; nothing written", file=sys.stderr)
+        return 130
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
     try:
         taus = _parse_taus(args.taus)
         per_epoch = parse_per_epoch_from(args.per_epoch_from)
@@ -325,19 +369,35 @@ def run_analyze(args: argparse.Namespace) -> int:
         _, baseline = read_trajectories(args.baseline, args.column, args.format, per_epoch)
         perturbed = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in perturbed_paths.items()}
         sweeps = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in sweep_paths.items()}
+        named = {"--baseline " + str(args.baseline): baseline} | {
+            f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
+        _check_replica_counts(named, args.min_replicas)
         result = analyze(baseline, perturbed, args.tau_star, args.target, args.direction,
                          args.horizon, taus, sweeps, args.bootstrap, args.seed, trust_ratio=args.trust_ratio)
         hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
-        write_analysis(result, args.out, hashes)
-        if not args.no_figures:
-            from .plots import analysis_figures
 
-            analysis_figures(result, baseline, perturbed[result.tau_star], args.column, args.out)
+        def write(folder):
+            write_analysis(result, folder, hashes)
+            if not args.no_figures:
+                from .plots import analysis_figures
+
+                analysis_figures(result, baseline, perturbed[result.tau_star], args.column, folder)
+
+        replace_directory(args.out, write)
     except (ValueError, OSError) as error:
         print(f"fptopt analyze: error: {error}", file=sys.stderr)
         return 2
     print(f"fptopt analyze: wrote {args.out}\n  {result.headline()}\n  {result.qss.message}")
     return 0
+
+
+def _check_replica_counts(runs: dict, minimum: int) -> None:
+    """Too few replicas give a confident-looking answer from noise (one replica
+    gives a bootstrap interval of width 0): stop, naming the input."""
+    for name, values in runs.items():
+        if values.shape[0] < minimum:
+            raise ValueError(f"{name}: {values.shape[0]} replicas, fewer than --min-replicas {minimum}: a survival "
+                             f"curve and its interval need many seeds (lower --min-replicas to go on anyway)")
 
 
 def _parse_taus(text):

@@ -1,4 +1,4 @@
-"""Bootstrap intervals for the renewal prediction (THEORY §5).
+"""Bootstrap intervals for the renewal prediction (docs/theory.md, "Uncertainty").
 
 Baseline replicas and single-frequency (perturbed) replicas are resampled
 independently with multinomial weights.  For every resample ``b`` the

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument("--results", default="results", help="results directory (default: results)")
         if name in ("predict", "validate"):
             stage.add_argument("--protocol", required=True)
+    readme = commands.add_parser("readme", help="splice the results block of README.md from results/tables")
+    readme.add_argument("--results", default="results")
+    readme.add_argument("--readme", default="README.md")
     add_analyze_arguments(commands.add_parser(
         "analyze", help="first-passage analysis and prediction from anyone's training logs"))
     return parser
@@ -143,6 +146,12 @@ def main(argv=None) -> int:
             from .analyze import run_analyze
 
             return run_analyze(args)
+        if args.command == "readme":
+            from .tables import readme_block, splice_readme
+
+            splice_readme(args.readme, readme_block(args.results))
+            print(f"{args.readme}: results block rewritten from {args.results}/tables")
+            return 0
         config = load_config(args.config)
         if args.command == "train":
             if args.stage != "train_baseline" and not args.protocol:
@@ -155,6 +164,9 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         print(f"fptopt {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"fptopt {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

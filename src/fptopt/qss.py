@@ -1,4 +1,4 @@
-"""Detection of the quasi-steady state (THEORY §2).
+"""Detection of the quasi-steady state (docs/theory.md, "The quasi-steady state").
 
 The process is in a QSS from epoch ``t_q`` on when the distribution of
 ``a(t)`` among the replicas that have not yet passed (``T > t``) no longer

@@ -1,4 +1,4 @@
-"""First-passage times and their survival function (THEORY §1).
+"""First-passage times and their survival function (docs/theory.md, "First passage and survival").
 
 Notation: a replica records an observable ``a(t)`` after every epoch
 ``t = 1..H``.  Its first-passage time is ``T = min{t >= 1 : a(t) meets θ}``;

@@ -173,3 +173,62 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_
         "optimum": (optimum, "Best period on the whole grid, speedup, next frequency and cost"),
         "design": (design_table(round_paths, summaries), "Adaptive design, round by round"),
     }, out_dir)
+
+
+README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def readme_block(results_dir) -> str:
+    """The README's results block, rendered from the saved tables only (what
+    ``make readme`` splices between the README's results markers)."""
+    root = Path(results_dir)
+    qss = json.loads((root / "survival" / "qss.json").read_text())
+    optimum = pd.read_csv(root / "tables" / "optimum.csv")
+    design = pd.read_csv(root / "tables" / "design.csv")
+    h = qss["horizon"]
+    base = qss["conditions"]["baseline"]
+    q = qss["qss"]
+    lines = [f"*Generated from `{root}/tables` and `{root}/survival/qss.json`.*", "",
+             f"* **Baseline**: {base['replicas']} replicas, target {qss['target']} ({qss['direction']}), "
+             f"{100 * base['censored_fraction']:.1f} % never reach it in {h} epochs; "
+             f"⟨T ∧ {h}⟩ = {base['mfpt_restricted']:.1f} [{base['mfpt_low']:.1f}, {base['mfpt_high']:.1f}] epochs.",
+             f"* **QSS**: " + (f"t_q = {q['t_q']} (tolerance {q.get('tolerance')}, lag {q.get('lag')}); plateau hazard "
+                               f"k = {q['hazard']:.3f} [{q['hazard_low']:.3f}, {q['hazard_high']:.3f}] per epoch."
+                               if q["found"] else "not found."), "",
+             "**The answer per protocol** (`results/tables/optimum.csv`):", ""]
+    answer = optimum[["protocol", "measured_taus", "best_tau", "best_measured", "best_trusted", "mfpt_at_best",
+                      "speedup", "speedup_low", "speedup_high", "next_tau", "design_replica_epochs",
+                      "grid_sweep_replica_epochs"]]
+    lines += [answer.to_markdown(index=False, floatfmt=".3g"), "",
+              "**The design, round by round** (`results/tables/design.csv`):", "",
+              design.to_markdown(index=False, floatfmt=".3g"), ""]
+    regret = root / "tables" / "regret.csv"
+    if regret.exists():
+        lines += ["**Against the dense truth** (every τ of `regret.max_tau` trained; `results/tables/regret.csv`):", "",
+                  pd.read_csv(regret).to_markdown(index=False, floatfmt=".3g"), ""]
+    check = root / "tables" / "prediction_check.csv"
+    if check.exists():
+        table = pd.read_csv(check)
+        rows = []
+        for (protocol, trusted), group in table.groupby(["protocol", "trusted"]):
+            rows.append({"protocol": protocol, "trusted": trusted, "periods": len(group),
+                         "median |rel. error|": group["rel_error"].abs().median(),
+                         "95 % CI covers measured": group["in_ci"].mean()})
+        trusted = table[table["trusted"]]
+        lines += ["**Predictions against the dense truth** (`results/tables/prediction_check.csv`; "
+                  f"all trusted: median |rel. error| {trusted['rel_error'].abs().median():.3f}, "
+                  f"CI coverage {trusted['in_ci'].mean():.2f} over {len(trusted)} periods):", "",
+                  pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"), ""]
+    return "\n".join(lines)
+
+
+def splice_readme(readme_path, block: str) -> None:
+    """Replace the text between the README's results markers with ``block``."""
+    path = Path(readme_path)
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path}: expected the markers {README_BEGIN} and {README_END}")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    with atomic_path(path) as temporary:
+        temporary.write_text(f"{head}{README_BEGIN}\n{block}\n{README_END}{tail}")

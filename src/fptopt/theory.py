@@ -1,4 +1,4 @@
-"""Single-frequency response and the renewal closure (THEORY §4).
+"""Single-frequency response and the renewal closure (docs/theory.md, "The response and the renewal closure").
 
 Response to a perturbation applied in the QSS at ``τ*``, measured on the
 perturbed replicas that survived past it (time re-origined at ``τ*``)::

@@ -1,4 +1,4 @@
-"""Prediction vs a measured validation run (THEORY §5).
+"""Prediction vs a measured validation run (docs/theory.md, "Validation").
 
 For a period ``τ`` trained for real, the measured survival ``Ψ̂_τ`` (Kaplan–Meier)
 and restricted MFPT ``⟨T̂_τ ∧ H⟩`` are compared with the prediction at the same
