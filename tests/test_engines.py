@@ -9,11 +9,15 @@ executing.
 
 import contextlib
 import json
+import platform
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+
+from fptopt.config import parse_config
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from fptopt import engines
@@ -23,7 +27,7 @@ from fptopt.data import Dataset
 from fptopt.models import build_model, draw_stacked_state
 from fptopt.optim import build_optimizer
 from fptopt.protocols import Schedule, get_protocol
-from fptopt.provenance import config_hash, read_table
+from fptopt.provenance import LIBRARIES, config_hash, read_table
 from fptopt.training import Perturbation, ReplicaStack, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,7 +223,7 @@ def test_execution_settings_are_checked():
 
 
 def test_the_engine_is_an_execution_choice_recorded_but_not_hashed(tmp_path):
-    config = yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text())
+    config = parse_config(yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text()))
     config["training"].update(replicas=4, replicas_per_job=4, epochs=3)
     job = Job("train_sweep", "shrink_perturb", 2, 0)
     tables = {}
@@ -230,6 +234,10 @@ def test_the_engine_is_an_execution_choice_recorded_but_not_hashed(tmp_path):
         tables[engine] = read_table(out)
         sidecar = json.loads(Path(str(out) + ".provenance.json").read_text())
         assert sidecar["engine"] == engine and sidecar["cuda_graph"] is False
+        versions = sidecar["versions"]
+        assert versions["torch"] == torch.__version__.split("+")[0] or versions["torch"] == torch.__version__
+        assert versions["numpy"] == np.__version__ and versions["python"] == platform.python_version()
+        assert "cuda" in versions and set(LIBRARIES) <= set(versions)
     hashes = {config_hash(condition_section({**config, "training": {**config["training"], "engine": e, "streams": s}}, job))
               for e, s in (("vmap", 1), ("loop", 4))}
     assert len(hashes) == 1

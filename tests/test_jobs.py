@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fptopt.config import parse_config
+
 from fptopt.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
 from fptopt.provenance import config_hash
 
@@ -13,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def config():
-    config = yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text())
+    config = parse_config(yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text()))
     config["training"].update(replicas=70, replicas_per_job=30)
     return config
 

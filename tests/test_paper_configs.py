@@ -21,7 +21,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from fptopt.config import check_config
+from fptopt.config import check_config, parse_config
 from fptopt.jobs import Job, run_training_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def load(name):
     with open(PAPER / f"{name}.yaml") as handle:
-        return yaml.safe_load(handle)
+        return parse_config(yaml.safe_load(handle), f"{name}.yaml")
 
 
 def all_taus(config, protocol):

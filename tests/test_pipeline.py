@@ -57,7 +57,7 @@ def test_bad_config_value_fails_before_any_job_and_names_the_key(tmp_path):
     result = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "On instance['training']['replicas']" in output and "0 is less than the minimum of 1" in output, output
+    assert "config key training.replicas: 0 is less than the minimum of 1" in output, output
     assert not (workdir / "results").exists()
 
 
@@ -118,7 +118,8 @@ def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):
         r = sum(at_risk[t] for t in range(tau_star + age, horizon + 1, tau_star))
         phi.append(phi[-1] * (1 - d / r))
     prediction = pd.read_csv(tiny_run / "results/predict/shrink_perturb/prediction.csv").set_index("tau")
-    predicted_from_tau_star = prediction[(prediction["source_tau"] == tau_star) & ~prediction["measured"]]
+    predicted_from_tau_star = prediction[(prediction["source_tau"] == tau_star) & ~prediction["measured"]
+                                         & (prediction.index < tau_star)]
     assert not predicted_from_tau_star.empty
     for tau in predicted_from_tau_star.index:
         expected = 0.0
@@ -160,14 +161,20 @@ def test_a_changed_shrink_reruns_only_what_depends_on_it(tiny_run):
     assert counts.get("predict") == "1" and counts.get("validate") == "1" and "survival" not in counts
 
 
-def test_fewer_sweep_replicas_rerun_only_the_sweep_and_its_validation(tiny_run):
+def test_fewer_sweep_replicas_rerun_only_the_periodic_runs_and_what_reads_them(tiny_run):
     config = (tiny_run / "tests/config/tiny.yaml").read_text().replace(
         "replicas_per_job: 30", "replicas_per_job: 30\n  sweep_replicas: 30")
     (tiny_run / "fewer.yaml").write_text(config)
     output = snakemake(tiny_run, "-n", "--configfile", "fewer.yaml").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M))
-    assert counts.get("train_sweep") == "3"  # one block of 30 for each of τ = 4, 12 (S&P) and 6 (reset)
-    assert not {"train_baseline", "train_single_frequency", "survival", "predict"} & set(counts)
+    # one block of 30 for each period after τ*: the sweep's τ = 4, 12 (S&P) and 6 (reset), and the
+    # design's τ = 16 (reset; the design's S&P period 4 is the sweep's): one rule trains them all
+    design = pd.read_csv(tiny_run / "results/tables/design.csv")
+    trained = design[(design["round"] < 1) & design["next_tau"].notna()]  # tiny: adaptive.rounds = 1
+    design_taus = {(p, int(t)) for p, t in zip(trained["protocol"], trained["next_tau"])}
+    expected = {("shrink_perturb", 4), ("shrink_perturb", 12), ("full_reset", 6)} | design_taus
+    assert counts.get("train_sweep") == str(len(expected))
+    assert not {"train_baseline", "train_single_frequency", "survival"} & set(counts)
     assert counts.get("validate") == "2"
 
 

@@ -11,6 +11,8 @@ import pytest
 import torch
 import yaml
 
+from fptopt.config import parse_config
+
 from fptopt.cli import main
 from fptopt.jobs import Job, run_training_job
 from fptopt.provenance import read_table
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_config(**training) -> dict:
-    config = yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text())
+    config = parse_config(yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text()))
     config["training"].update(training)
     return config
 

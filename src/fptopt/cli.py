@@ -21,10 +21,9 @@ from . import __version__, paths
 
 
 def load_config(path) -> dict:
-    """Read a YAML config and check it (schema + registries), naming the bad key."""
-    import jsonschema
-
-    from .config import ConfigError, check_config
+    """Read a YAML config, validate it against the schema with its defaults filled
+    in, and check it (registries, horizon), naming the file and the bad key."""
+    from .config import ConfigError, parse_config
 
     path = Path(path)
     if not path.exists():
@@ -33,14 +32,7 @@ def load_config(path) -> dict:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from error
-    schema_path = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-    schema = yaml.safe_load(schema_path.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
-        raise ConfigError(f"{path}: config key {where}: {errors[0].message}")
-    return check_config(config)
+    return parse_config(config, str(path))
 
 
 def _train(args, config):
@@ -51,7 +43,7 @@ def _train(args, config):
         from .jobs import protocol_config
 
         job = Job(args.stage, args.protocol, protocol_config(config, args.protocol)["tau_star"], args.block)
-    run_training_job(config, job, args.out, checkpoint_dir=config.get("checkpoint_dir", "checkpoints"))
+    run_training_job(config, job, args.out, checkpoint_dir=config["checkpoint_dir"])
 
 
 def _survival(args, config):

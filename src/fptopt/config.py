@@ -1,12 +1,17 @@
-"""Checks of a study config that a JSON schema cannot express.
+"""The study config: parsed once, with the schema's defaults, and checked.
 
-The schema (``workflow/schemas/config.schema.yaml``) checks types and ranges;
-here the names are checked against the registries and the periods against
-the horizon, with messages naming the key, before any job runs.
+The schema (``workflow/schemas/config.schema.yaml``) is the one source of
+truth for every key, its type, range and default: :func:`parse_config`
+validates a config against it and fills in every default the config leaves
+out, so code reads ``config["training"]["device"]``, never a second default.
+:func:`check_config` adds what a schema cannot express (registered names,
+periods against the horizon), with messages naming the key, before any job
+runs.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 
@@ -26,30 +31,57 @@ class ConfigError(ValueError):
     """A config value that cannot run; the message names the key."""
 
 
+@cache
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _validator_filling_defaults():
+    """jsonschema's documented recipe: a validator that also sets each missing
+    property's ``default`` (descending into objects, so nested defaults apply)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, property_schema in properties.items():
+                resolved = property_schema
+                if "$ref" in property_schema:
+                    resolved = validator._resolver.lookup(property_schema["$ref"]).contents
+                if "default" in resolved and name not in instance:
+                    instance[name] = copy.deepcopy(resolved["default"])
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    return jsonschema.validators.extend(base, {"properties": set_defaults})
+
+
+def parse_config(config: dict, source: str = "config") -> dict:
+    """Validate ``config`` against the schema, fill in every default, then
+    :func:`check_config`; raise :class:`ConfigError` naming ``source`` and the key."""
+    validator = _validator_filling_defaults()(schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise ConfigError(f"{source}: config key {where}: {errors[0].message}")
+    return check_config(config)
+
+
 def _require_registered(key: str, name: str, registry: dict) -> None:
     if name not in registry:
         raise ConfigError(f"config key {key}: unknown name {name!r}; registered: {sorted(registry)}")
 
 
 def horizon(config: dict) -> int:
-    value = config["analysis"].get("horizon")
+    value = config["analysis"]["horizon"]
     return int(value) if value is not None else int(config["training"]["epochs"])
-
-
-@cache
-def _analysis_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())["properties"]["analysis"]["properties"]
 
 
 def qss_settings(config: dict) -> dict:
     """Keyword arguments of :func:`fptopt.qss.detect_qss` from ``analysis.qss`` and
-    ``analysis.confidence_level``; a key the config leaves out takes its schema default."""
-    schema = _analysis_schema()
-    settings = {key: entry["default"] for key, entry in schema["qss"]["properties"].items()}
-    settings.update(config["analysis"].get("qss") or {})
-    settings["confidence_level"] = config["analysis"].get("confidence_level",
-                                                          schema["confidence_level"]["default"])
-    return settings
+    ``analysis.confidence_level`` (defaults filled by :func:`parse_config`)."""
+    return {**config["analysis"]["qss"], "confidence_level": config["analysis"]["confidence_level"]}
 
 
 def check_config(config: dict) -> dict:
@@ -73,13 +105,13 @@ def check_config(config: dict) -> dict:
         if late:
             raise ConfigError(f"config key {key}.sweep_taus: periods {late} never act within {epochs} epochs")
     training = config["training"]
-    if training.get("cuda_graph") and not str(training.get("device", "cpu")).startswith(("cuda", "auto")):
+    if training["cuda_graph"] and not str(training["device"]).startswith(("cuda", "auto")):
         raise ConfigError(f"config key training.cuda_graph: CUDA graphs need training.device cuda or auto, "
-                          f"got {training.get('device', 'cpu')!r}")
+                          f"got {training['device']!r}")
     for key, default in (("streams", 1), ("compile", False)):
-        if training.get(key, default) != default and training.get("engine", "vmap") != "loop":
+        if training[key] != default and training["engine"] != "loop":
             raise ConfigError(f"config key training.{key}: only training.engine 'loop' has it; "
-                              f"got engine {training.get('engine', 'vmap')!r}")
+                              f"got engine {training['engine']!r}")
     column = config["observable"]["column"]
     known = {c for cols in OBSERVABLES.values() for c in cols}
     if column not in known:

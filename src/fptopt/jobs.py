@@ -49,7 +49,7 @@ def stage_replicas(config: dict, stage: str) -> int:
     """Replicas per condition of a stage: ``training.sweep_replicas`` for the
     validation sweep when set, ``training.replicas`` otherwise."""
     training = config["training"]
-    if stage == "train_sweep" and training.get("sweep_replicas") is not None:
+    if stage == "train_sweep" and training["sweep_replicas"] is not None:
         return int(training["sweep_replicas"])
     return int(training["replicas"])
 
@@ -82,7 +82,7 @@ def condition_section(config: dict, job: Job) -> dict:
     section["training"]["replicas"] = stage_replicas(config, job.stage)
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
-        section["protocol"] = {"kind": entry["kind"], "options": entry.get("options", {}), "tau": job.tau}
+        section["protocol"] = {"kind": entry["kind"], "options": entry["options"], "tau": job.tau}
     return section
 
 
@@ -90,21 +90,21 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
     training = config["training"]
     optimizer = dict(training["optimizer"])
     name = optimizer.pop("name")
-    device = device or training.get("device", "cpu")
+    device = device or training["device"]
     return TrainSettings(
         epochs=training["epochs"],
         batch_size=training["batch_size"],
         optimizer=name,
         optimizer_options=optimizer,
         device=device,
-        precision=training.get("precision", "float32"),
-        eval_batch_size=training.get("eval_batch_size", 2048),
-        engine=training.get("engine", "vmap"),
-        streams=int(training.get("streams", 1)),
-        compile=bool(training.get("compile", False)),
+        precision=training["precision"],
+        eval_batch_size=training["eval_batch_size"],
+        engine=training["engine"],
+        streams=int(training["streams"]),
+        compile=bool(training["compile"]),
         # With device "auto" on a machine without CUDA the run falls back to the
         # CPU, where there is no graph to capture (check_config rejects "cpu").
-        cuda_graph=bool(training.get("cuda_graph", False)) and device.startswith("cuda"),
+        cuda_graph=bool(training["cuda_graph"]) and device.startswith("cuda"),
     )
 
 
@@ -122,25 +122,25 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     if job.stage not in STAGES:
         raise ValueError(f"stage: expected one of {STAGES}, got {job.stage!r}")
     ensure_writable(out)
-    torch.set_num_threads(int(config["training"].get("threads", 1)))
+    torch.set_num_threads(int(config["training"]["threads"]))
     section = condition_section(config, job)
     fingerprint = config_hash(section)
     data_cfg, model_cfg = config["data"], config["model"]
-    dataset = load_dataset(data_cfg["name"], **data_cfg.get("options", {}))
-    template = build_model(model_cfg["name"], dataset.input_shape, dataset.output_dim, **model_cfg.get("options", {}))
+    dataset = load_dataset(data_cfg["name"], **data_cfg["options"])
+    template = build_model(model_cfg["name"], dataset.input_shape, dataset.output_dim, **model_cfg["options"])
     perturbation = None
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
-        perturbation = Perturbation(get_protocol(entry["kind"]), dict(entry.get("options", {})), Schedule(period=job.tau))
+        perturbation = Perturbation(get_protocol(entry["kind"]), dict(entry["options"]), Schedule(period=job.tau))
     replicas = block_replicas(config, job.block, job.stage)
     seeds = [replica_seed(config["seed"], job.condition, r) for r in replicas]
-    settings = _settings(config, resolve_device(config["training"].get("device", "cpu")))
+    settings = _settings(config, resolve_device(config["training"]["device"]))
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = Path(checkpoint_dir) / f"{job.condition.replace('/', '_')}_block{job.block}.pt"
     table = train_block(template, dataset, seeds, replicas, settings, perturbation,
                         checkpoint_path=checkpoint, fingerprint=fingerprint,
-                        checkpoint_every=int(config.get("checkpoint_every", 1)),
+                        checkpoint_every=int(config["checkpoint_every"]),
                         label=f"{job.condition} block {job.block}")
     table.insert(0, "condition", job.condition)
     table.insert(1, "protocol", job.protocol or "none")

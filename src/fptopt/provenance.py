@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,9 +55,10 @@ def git_commit() -> str:
 
 
 def provenance(config_section, **extra) -> dict:
-    """What made an output: config hash, package version, commit, plus ``extra``."""
+    """What made an output: config hash, package version, commit, library
+    versions, plus ``extra``."""
     return {"config_hash": config_hash(config_section), "fptopt_version": __version__,
-            "git_commit": git_commit(), **extra}
+            "git_commit": git_commit(), "versions": library_versions(), **extra}
 
 
 def ensure_writable(path) -> None:
@@ -107,10 +109,32 @@ def write_json(payload, path) -> None:
         temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
+LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "torchvision", "snakemake")
+
+
+def library_versions() -> dict:
+    """Python and the installed versions of the libraries that shape a result;
+    CUDA and cuDNN when torch is already loaded (never imported just for this)."""
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        versions["cuda"] = torch.version.cuda
+        versions["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return versions
+
+
 def write_sidecar(path, meta: dict) -> None:
-    """``<path>.provenance.json``: ``meta`` plus when and where it was made."""
+    """``<path>.provenance.json``: ``meta`` plus when and where it was made and
+    the library versions it was made with."""
     where = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "host": platform.node(), "python": platform.python_version()}
+             "host": platform.node(), "versions": library_versions()}
     write_json({**meta, **where}, Path(str(path) + ".provenance.json"))
 
 

@@ -76,7 +76,7 @@ def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, proto
     h = config_horizon(config)
     replicas, values = trajectories_from_frame(frame, column)
     fp = first_passage(values[:, :h], target, direction)
-    curve = kaplan_meier(fp, h, config["analysis"].get("confidence_level", 0.95))
+    curve = kaplan_meier(fp, h, config["analysis"]["confidence_level"])
     mean = curve.restricted_mean(h)
     summary = {"replicas": fp.n_replicas, "censored_fraction": fp.censored_fraction, "diverged": n_diverged(frame),
                "mfpt_restricted": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high}
@@ -147,7 +147,7 @@ def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, d
     result = analyze(trajectories(baseline_frame, column), runs, protocol_config(config, protocol)["tau_star"],
                      target, direction, horizon=config_horizon(config), taus=prediction_taus(config, protocol),
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
-                     confidence_level=analysis.get("confidence_level", 0.95),
+                     confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config))
     return result, len(baseline_frame) + perturbed_epochs
 
@@ -211,7 +211,7 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
     """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period."""
     column, target, direction = _observable(config)
     h = config_horizon(config)
-    level = config["analysis"].get("confidence_level", 0.95)
+    level = config["analysis"]["confidence_level"]
     prediction_dir = Path(prediction_dir)
     prediction = read_table(prediction_dir / "prediction.csv").set_index("tau")
     curves = read_table(prediction_dir / "prediction_survival.csv")
@@ -252,7 +252,7 @@ def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, 
     from .tables import prediction_check_table, regret_table, write_tables
 
     h = config_horizon(config)
-    level = config["analysis"].get("confidence_level", 0.95)
+    level = config["analysis"]["confidence_level"]
     frame = load_condition(baseline_paths, config, "train_baseline")
     *_, passages, _ = _condition_survival(frame, config, "baseline", "none", 0)
     passage_frames, mfpt_rows = [passages], []

@@ -2,17 +2,18 @@
 import json
 from pathlib import Path
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from fptopt import paths
-from fptopt.config import check_config
+from fptopt.config import parse_config
 from fptopt.jobs import Job, condition_section, protocol_config
 
 min_version("9.0")
 
 
-validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
+# The schema is the one source of truth: validated, every default filled in, then
+# the checks a schema cannot express (fptopt.config.parse_config, also used by the CLI).
+parse_config(config, "config")
 
 
 wildcard_constraints:
@@ -27,8 +28,8 @@ PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
 TRAIN_RESOURCES = config["resources"]["train"]
 ANALYSIS_RESOURCES = config["resources"]["analysis"]
 # The SLURM plugin turns gpu + gpu_model into --gpus=<model>:<n>; never ask for a model of 0 GPUs.
-GPU_MODEL = TRAIN_RESOURCES.get("gpu_model", "") if TRAIN_RESOURCES.get("gpu", 0) > 0 else ""
-CHECKPOINT_DIR = config.get("checkpoint_dir", "checkpoints")
+GPU_MODEL = TRAIN_RESOURCES.get("gpu_model", "") if TRAIN_RESOURCES["gpu"] > 0 else ""
+CHECKPOINT_DIR = config["checkpoint_dir"]
 FIGURE_NAMES = [
     "trajectories",
     "survival",

@@ -12,9 +12,9 @@ rule train_baseline:
         tau=None,
         condition=condition("train_baseline"),
         checkpoint_dir=CHECKPOINT_DIR,
-    threads: config["training"].get("threads", 1)
+    threads: config["training"]["threads"]
     resources:
-        gpu=TRAIN_RESOURCES.get("gpu", 0),
+        gpu=TRAIN_RESOURCES["gpu"],
         gpu_model=GPU_MODEL,
         mem_mb=TRAIN_RESOURCES["mem_mb"],
         runtime=TRAIN_RESOURCES["runtime"],

@@ -1,7 +1,8 @@
-# Stage 2: each protocol at its single frequency τ*, the theory's only perturbed input.
+# Stage 2: each protocol at its single frequency τ*, the theory's first perturbed input.
+# The same job as train_baseline (workflow/rules/train_baseline.smk), for another condition.
 
 
-rule train_single_frequency:
+use rule train_baseline as train_single_frequency with:
     output:
         "results/train_single_frequency/{protocol}/block{block}.parquet",
     log:
@@ -12,13 +13,3 @@ rule train_single_frequency:
         tau=tau_star,
         condition=condition("train_single_frequency"),
         checkpoint_dir=CHECKPOINT_DIR,
-    threads: config["training"].get("threads", 1)
-    resources:
-        gpu=TRAIN_RESOURCES.get("gpu", 0),
-        gpu_model=GPU_MODEL,
-        mem_mb=TRAIN_RESOURCES["mem_mb"],
-        runtime=TRAIN_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/train.py"

@@ -1,7 +1,9 @@
-# Stage 5: the same protocols at many periods τ, only to validate the predictions.
+# The protocol at any period τ: the adaptive design's frequencies, the validation
+# sweep and the dense grid of the regret target all come from this rule (and share
+# its outputs: a period trained once serves all three).
 
 
-rule train_sweep:
+use rule train_baseline as train_sweep with:
     output:
         "results/train_sweep/{protocol}/tau{tau}/block{block}.parquet",
     log:
@@ -12,13 +14,3 @@ rule train_sweep:
         tau=lambda wildcards: int(wildcards.tau),
         condition=condition("train_sweep"),
         checkpoint_dir=CHECKPOINT_DIR,
-    threads: config["training"].get("threads", 1)
-    resources:
-        gpu=TRAIN_RESOURCES.get("gpu", 0),
-        gpu_model=GPU_MODEL,
-        mem_mb=TRAIN_RESOURCES["mem_mb"],
-        runtime=TRAIN_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
-    script:
-        "../scripts/train.py"
