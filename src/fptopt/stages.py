@@ -237,12 +237,13 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
     write_table(pd.concat(measured_curves, ignore_index=True), out_dir / "measured_survival.parquet", meta)
 
 
-def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, list]], summary_paths: list,
-                 prediction_paths: list, out_dir, tables_dir) -> None:
+def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], dense_paths: dict[str, dict[int, list]],
+                 summary_paths: list, prediction_paths: list, out_dir, tables_dir) -> None:
     """The dense truth: every period of ``regret.taus`` trained for each protocol.
 
-    Writes ``first_passage.parquet`` (one row per protocol × τ × replica; the
-    baseline as protocol ``none``, τ = 0), ``dense_mfpt.parquet`` (measured
+    Writes ``first_passage.parquet`` (one row per condition × replica: the
+    baseline as protocol ``none``, τ = 0, each protocol's τ* run and every
+    dense period; the column ``condition`` tells them apart), ``dense_mfpt.parquet`` (measured
     ⟨T_τ ∧ H⟩ per protocol × τ with its interval) under ``out_dir`` and
     ``regret.{csv,md}`` and ``prediction_check.{csv,md}`` (every predicted,
     unmeasured period of the grid against its dense measurement) under
@@ -256,6 +257,12 @@ def regret_stage(config: dict, baseline_paths, dense_paths: dict[str, dict[int, 
     frame = load_condition(baseline_paths, config, "train_baseline")
     *_, passages, _ = _condition_survival(frame, config, "baseline", "none", 0)
     passage_frames, mfpt_rows = [passages], []
+    for protocol, paths in single_paths.items():
+        tau_star = protocol_config(config, protocol)["tau_star"]
+        frame = load_condition(paths, config, "train_single_frequency", protocol, tau_star)
+        *_, passages, _ = _condition_survival(frame, config, f"train_single_frequency/{protocol}/tau{tau_star}",
+                                              protocol, tau_star)
+        passage_frames.append(passages)
     for protocol, by_tau in dense_paths.items():
         for tau, paths in sorted(by_tau.items()):
             frame = load_condition(paths, config, "train_sweep", protocol, tau)

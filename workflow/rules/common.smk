@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from snakemake.exceptions import IncompleteCheckpointException
+from snakemake.io import checkpoint_target
 from snakemake.utils import min_version
 
 from fptopt import paths
@@ -62,6 +64,8 @@ def design_taus(protocol, rounds):
     taus = []
     for round_index in range(rounds):
         record = checkpoints.design_round.get(protocol=protocol, round=round_index).output[0]
+        if not Path(record).exists():  # existed when the DAG was built, but is being remade (--forcerun)
+            raise IncompleteCheckpointException(checkpoints.design_round.rule, checkpoint_target(record))
         next_tau = json.loads(Path(record).read_text())["next_tau"]
         if next_tau is None:
             break

@@ -5,6 +5,7 @@
 rule regret_table:
     input:
         baseline=baseline_blocks,
+        single=[block for protocol in PROTOCOL_NAMES for block in single_frequency_blocks(protocol)],
         dense=[block for protocol in PROTOCOL_NAMES for block in dense_blocks(protocol)],
         summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
         predictions=expand("results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES),

@@ -9,7 +9,8 @@ with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     protocols = [entry["name"] for entry in snakemake.config["protocols"]]  # noqa: F821
     dense = {name: group_sweep_blocks([p for p in snakemake.input.dense if f"/{name}/" in p])  # noqa: F821
              for name in protocols}
-    regret_stage(snakemake.config, list(snakemake.input.baseline), dense,  # noqa: F821
+    single = {name: [p for p in snakemake.input.single if f"/{name}/" in p] for name in protocols}  # noqa: F821
+    regret_stage(snakemake.config, list(snakemake.input.baseline), single, dense,  # noqa: F821
                  list(snakemake.input.summaries), list(snakemake.input.predictions),  # noqa: F821
                  Path(snakemake.output.first_passage).parent,  # noqa: F821
                  Path(snakemake.output.table).parent)  # noqa: F821
