@@ -127,11 +127,34 @@ def read_truth(folder: Path) -> tuple[pd.DataFrame, dict]:
     return frame, meta
 
 
+def dense_rows(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """With a ``condition`` column, the baseline and the periodic rows whose
+    condition starts with ``prefix`` (the committed default also holds each
+    protocol's τ* run, a second set of replicas at τ = 15, which would make
+    that one period better measured than the others). Without the column, or
+    when no condition has the prefix, every row."""
+    if "condition" not in frame.columns:
+        return frame
+    keep = (frame["protocol"] == BASELINE) | frame["condition"].astype(str).str.startswith(prefix)
+    if keep[frame["protocol"] != BASELINE].sum() == 0:
+        print(f"no condition starts with {prefix!r}: every row is part of the sweep")
+        return frame
+    if not keep.all():
+        dropped = sorted(frame.loc[~keep, "condition"].astype(str).unique())
+        print(f"kept the conditions starting with {prefix!r}; left out {len(dropped)}: {dropped}")
+    return frame[keep]
+
+
 def build_sweeps(frame: pd.DataFrame, horizon: int, protocols=None) -> dict[str, Sweep]:
     """One :class:`Sweep` per protocol (all, or those named) of a tidy table."""
     frame = frame.sort_values(["protocol", "tau", "replica"])
     if (frame["time"] > horizon).any() or (frame["time"] < 0).any():
         raise ValueError(f"time must lie in 0..{horizon} (the horizon)")
+    repeated = frame.duplicated(["protocol", "tau", "replica"], keep=False)
+    if repeated.any():
+        first = frame[repeated].iloc[0]
+        raise ValueError(f"replica {first['replica']!r} appears more than once at protocol {first['protocol']!r}, "
+                         f"tau {first['tau']}: several runs of one period (select one with a condition column)")
     baseline_rows = frame[frame["protocol"] == BASELINE]
     if baseline_rows.empty:
         raise ValueError(f"the sweep has no baseline rows (protocol == {BASELINE!r})")
@@ -438,7 +461,7 @@ def oracle_entry(sweeps: dict, args, source: str, synthetic: bool, meta: dict) -
     return {
         "source": source, "synthetic": synthetic, "horizon": any_sweep.horizon, "taus": any_sweep.taus,
         "replicas_per_trial": args.replicas, "repeats": args.repeats, "draw": args.draw, "seed": args.seed,
-        "tau_star": args.tau_star, "target": meta.get("target"),
+        "tau_star": args.tau_star, "target": meta.get("target"), "condition_prefix": args.condition_prefix,
         "recorded_replicas": {p: {str(t): fp.n_replicas for t, fp in s.runs.items()} | {
             BASELINE: s.baseline.n_replicas} for p, s in sweeps.items()},
         "regret_tolerance": args.tolerance, "success_share": args.share,
@@ -538,6 +561,8 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=4, help="fptopt's next_tau rounds after baseline + tau*")
     parser.add_argument("--tau-star", type=int, help="fptopt's first period (default: meta's tau_star)")
     parser.add_argument("--horizon", type=int, help="H (default: meta's horizon, else the largest time)")
+    parser.add_argument("--condition-prefix", default="train_sweep",
+                        help="with a condition column: the periodic rows of the sweep (see dense_rows)")
     parser.add_argument("--optuna", nargs="*", default=list(OPTUNA_SETTINGS), choices=list(OPTUNA_SETTINGS))
     parser.add_argument("--draw", choices=("bootstrap", "subsample"), default="bootstrap")
     parser.add_argument("--tolerance", type=float, default=0.10, help="regret counted as near-best")
@@ -573,7 +598,7 @@ def load(args):
     protocols = args.protocols
     if args.quick and not protocols:
         protocols = sorted(set(frame["protocol"]) - {BASELINE})[:1]
-    sweeps = build_sweeps(frame, horizon, protocols)
+    sweeps = build_sweeps(dense_rows(frame, args.condition_prefix), horizon, protocols)
     args.replicas = args.replicas or int(meta.get("replicas") or 200)
     if args.tau_star is None:
         if meta.get("tau_star") is None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -160,3 +161,19 @@ def test_a_table_without_a_baseline_or_a_column_is_refused(truth, tmp_path):
     frame.drop(columns="observed").to_parquet(tmp_path / "first_passage.parquet")
     with pytest.raises(ValueError, match=r"lacks the columns \['observed'\]"):
         cs.read_truth(tmp_path)
+
+
+def test_only_the_sweeps_rows_make_the_oracle(truth):
+    """The committed default also holds each protocol's τ* run (a second set of
+    replicas at τ = 15): a condition column selects the sweep; without it,
+    repeated replica ids are refused rather than pooled."""
+    frame, _ = cs.read_truth(truth)
+    frame["condition"] = np.where(frame["protocol"] == "none", "baseline",
+                                  "train_sweep/" + frame["protocol"] + "/tau" + frame["tau"].astype(str))
+    extra = frame[frame["tau"] == 15].assign(condition="train_single_frequency/shrink_perturb/tau15")
+    both = pd.concat([frame, extra], ignore_index=True)
+    sweeps = cs.build_sweeps(cs.dense_rows(both, "train_sweep"), H)
+    assert all(fp.n_replicas == RECORDED for fp in sweeps["shrink_perturb"].runs.values())
+    with pytest.raises(ValueError, match="appears more than once at protocol 'shrink_perturb', tau 15"):
+        cs.build_sweeps(both.drop(columns="condition"), H)
+    assert len(cs.dense_rows(frame.drop(columns="condition"), "train_sweep")) == len(frame)
