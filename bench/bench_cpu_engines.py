@@ -17,9 +17,9 @@ import torch
 
 from report import emit  # bench/report.py (the script's folder is on sys.path)
 
-from fptopt.data import load_dataset
-from fptopt.models import build_model
-from fptopt.training import TrainSettings, train_block
+from fptopt.train.data import load_dataset
+from fptopt.train.models import build_model
+from fptopt.train.training import TrainSettings, train_block
 
 
 def main() -> None:

@@ -28,9 +28,9 @@ STEPS_PER_EPOCH = 400
 def worker(replicas: int, steps: int, go_file: Path) -> None:
     import torch
 
-    from fptopt.data import Dataset
-    from fptopt.models import build_model
-    from fptopt.training import ReplicaStack, TrainSettings
+    from fptopt.train.data import Dataset
+    from fptopt.train.models import build_model
+    from fptopt.train.training import ReplicaStack, TrainSettings
 
     torch.backends.cudnn.benchmark = True
     generator = torch.Generator().manual_seed(0)

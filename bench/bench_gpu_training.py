@@ -31,9 +31,9 @@ from torch import nn
 
 from report import emit, write_json  # bench/report.py (the script's folder is on sys.path)
 
-from fptopt.data import Dataset
-from fptopt.models import build_model, draw_initial_state
-from fptopt.training import ReplicaStack, TrainSettings
+from fptopt.train.data import Dataset
+from fptopt.train.models import build_model, draw_initial_state
+from fptopt.train.training import ReplicaStack, TrainSettings
 
 TRAIN_STEPS_PER_EPOCH, TEST_IMAGES = 400, 10_000
 FLOOR_S_PER_REPLICA_EPOCH = 0.22  # ≈1.11 GFLOP/image forward ×3 × 60k images at ≈790 TFLOP/s bf16 (H100)

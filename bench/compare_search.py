@@ -33,7 +33,7 @@ Rules, the same for every method:
 Methods: ``grid`` (every τ at full horizon, the lowest measured restricted
 MFPT), ``random`` (k periods without replacement, k = 1..len(taus)),
 ``fptopt`` (baseline + τ* + up to ``--rounds`` rounds of ``next_tau``,
-:func:`fptopt.design.replay_design`), ``optuna_tpe`` (TPE, no pruning) and
+:func:`fptopt.stats.design.replay_design`), ``optuna_tpe`` (TPE, no pruning) and
 ``optuna_sh_*`` / ``optuna_hb_*`` (TPE with ``SuccessiveHalvingPruner`` /
 ``HyperbandPruner``). Optuna's intermediate value at epoch e is the
 Kaplan–Meier restricted mean so far, ``Σ_{t<e} Ψ(t)`` of the trial's R
@@ -67,9 +67,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fptopt.design import DEFAULT_TRUST_RATIO, replay_design
-from fptopt.provenance import file_sha256, provenance
-from fptopt.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
+from fptopt.stats.design import DEFAULT_TRUST_RATIO, replay_design
+from fptopt.pipeline.provenance import file_sha256, provenance
+from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
 from report import write_json  # bench/report.py (the script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +233,7 @@ def write_synthetic_truth(folder: Path, **kwargs) -> None:
 
 def survival(fp: FirstPassage, horizon: int) -> np.ndarray:
     """Kaplan–Meier ``Ψ(t)``, ``t = 0..H`` (vectorized over replicas; equals
-    :func:`fptopt.survival.kaplan_meier`)."""
+    :func:`fptopt.stats.survival.kaplan_meier`)."""
     return survival_matrix(*weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon))[0]
 
 
@@ -633,8 +633,8 @@ def main(argv=None) -> dict:
     add_multiples(methods)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "figure", "plot_only")}
     result = {"oracle": oracle_entry(sweeps, args, source, synthetic, meta), "methods": methods,
-              "provenance": provenance(settings, optuna_version=optuna.__version__, numpy_version=np.__version__,
-                                       command="python bench/compare_search.py " + " ".join(argv or [])),
+              "provenance": provenance(settings, optuna_version=optuna.__version__,
+                                       command=" ".join(["python bench/compare_search.py", *(argv or [])])),
               "runtime_s": round(time.perf_counter() - started, 1)}
     write_json(result, args.out)
     plot(result, args.figure)

@@ -1,6 +1,6 @@
 """GPU checks of the training path (run on a CUDA machine; CI never needs it).
 
-1. A device slot is claimed through nvidia-smi's device list (fptopt.gpu_slots).
+1. A device slot is claimed through nvidia-smi's device list (fptopt.pipeline.gpu_slots).
 2. The tiny study's training jobs run on CUDA in bf16 (digits MLP), with a
    perturbation, through the same ``run_training_job`` the rules call.
 3. A job killed mid-run (simulated by a shorter run sharing the checkpoint)
@@ -25,12 +25,13 @@ import yaml
 
 from report import emit  # bench/report.py (the script's folder is on sys.path)
 
-from fptopt.data import Dataset
-from fptopt.gpu_slots import gpu_slot
-from fptopt.jobs import Job, run_training_job
-from fptopt.models import build_model
-from fptopt.protocols import Schedule, get_protocol
-from fptopt.training import Perturbation, TrainSettings, train_block
+from fptopt.train.data import Dataset
+from fptopt.pipeline.gpu_slots import gpu_slot
+from fptopt.pipeline.jobs import Job
+from fptopt.pipeline.train_job import run_training_job
+from fptopt.train.models import build_model
+from fptopt.train.protocols import Schedule, get_protocol
+from fptopt.train.training import Perturbation, TrainSettings, train_block
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests of fptopt.bootstrap: coverage, reproducibility, agreement with the point estimate."""
+"""Tests of fptopt.stats.bootstrap: coverage, reproducibility, agreement with the point estimate."""
 
 import time
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fptopt.bootstrap import bootstrap_prediction
-from fptopt.survival import first_passage, kaplan_meier
-from fptopt.theory import predict_periodic, response_function
+from fptopt.stats.bootstrap import bootstrap_prediction
+from fptopt.stats.survival import first_passage, kaplan_meier
+from fptopt.stats.theory import predict_periodic, response_function
 
 # Baseline: constant hazard K_BASE.  Perturbed: hazard K_BASE up to the first
 # perturbation, K_AFTER after every perturbation (renewal holds exactly), so
@@ -88,7 +88,7 @@ def test_single_unit_resample_reproduces_point_estimate(monkeypatch):
     """With every weight 1 the vectorized path must equal scipy-KM + closed form."""
     baseline, perturbed = fit(200, 7)
     taus = np.arange(1, HORIZON)
-    monkeypatch.setattr("fptopt.bootstrap._weights", lambda rng, fp, size: np.ones((size, fp.n_replicas)))
+    monkeypatch.setattr("fptopt.stats.bootstrap._weights", lambda rng, fp, size: np.ones((size, fp.n_replicas)))
     result = bootstrap_prediction(baseline, perturbed, TAU_STAR, taus, HORIZON, n_resamples=3)
     point = predict_periodic(kaplan_meier(baseline, HORIZON).sf,
                              response_function(perturbed, TAU_STAR), taus, HORIZON)

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import compare_search as cs  # noqa: E402  (bench/ is not a package)
 
-from fptopt.survival import FirstPassage, kaplan_meier  # noqa: E402
+from fptopt.stats.survival import FirstPassage, kaplan_meier  # noqa: E402
 
 H = 60
 RECORDED = 40

@@ -1,4 +1,4 @@
-"""Tests of fptopt.design: pooled responses, the multi-frequency prediction,
+"""Tests of fptopt.stats.design: pooled responses, the multi-frequency prediction,
 next_tau, the renewal check and the replayed adaptive design.
 
 References: a per-replica loop that pools hazards by age (written
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.design import (multi_frequency, next_period, pooled_response, renewal_check,
+from fptopt.stats.design import (multi_frequency, next_period, pooled_response, renewal_check,
                            replay_design)
-from fptopt.survival import FirstPassage, kaplan_meier
+from fptopt.stats.survival import FirstPassage, kaplan_meier
 
 H = 60
 
@@ -141,6 +141,8 @@ def test_bootstrap_is_reproducible_and_brackets_the_point_values():
 def test_next_period(mfpt, measured, trusted, expected):
     taus = [1, 2, 4, 8, 16][-len(mfpt):] if len(mfpt) == 5 else [1, 2, 4, 8]
     assert next_period(taus, mfpt, measured, trusted) == expected
+    # nothing to measure when no period beats unperturbed training
+    assert next_period(taus, mfpt, measured, trusted, baseline_mfpt=min(mfpt)) is None
 
 
 def test_renewal_check_accepts_renewal_and_flags_a_response_that_changes_with_the_cycle():

@@ -17,18 +17,19 @@ import pytest
 import torch
 import yaml
 
-from fptopt.config import parse_config
+from fptopt.pipeline.config import parse_config
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from fptopt import engines
-from fptopt.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
-from fptopt.jobs import Job, condition_section, run_training_job
-from fptopt.data import Dataset
-from fptopt.models import build_model, draw_stacked_state
-from fptopt.optim import build_optimizer
-from fptopt.protocols import Schedule, get_protocol
-from fptopt.provenance import LIBRARIES, config_hash, read_table
-from fptopt.training import Perturbation, ReplicaStack, TrainSettings
+from fptopt.train import engines
+from fptopt.train.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
+from fptopt.pipeline.jobs import Job, condition_section
+from fptopt.pipeline.train_job import run_training_job
+from fptopt.train.data import Dataset
+from fptopt.train.models import build_model, draw_stacked_state
+from fptopt.train.optim import build_optimizer
+from fptopt.train.protocols import Schedule, get_protocol
+from fptopt.pipeline.provenance import LIBRARIES, config_hash, read_table
+from fptopt.train.training import Perturbation, ReplicaStack, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

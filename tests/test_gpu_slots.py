@@ -1,4 +1,4 @@
-"""fptopt.gpu_slots: one GPU per concurrent job via flock'ed lock files.
+"""fptopt.pipeline.gpu_slots: one GPU per concurrent job via flock'ed lock files.
 
 No GPU needed: FPTOPT_FAKE_GPU_COUNT stands in for nvidia-smi.
 """
@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from fptopt.gpu_slots import ENV, claimed_devices, gpu_slot, visible_devices
+from fptopt.pipeline.gpu_slots import ENV, claimed_devices, gpu_slot, visible_devices
 
 HOLDER = """
 import glob, json, os, sys, time
-from fptopt.gpu_slots import gpu_slot
+from fptopt.pipeline.gpu_slots import gpu_slot
 out, hold, barrier = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 with gpu_slot(1, timeout_s=30):
     t_got = time.time()
@@ -160,7 +160,7 @@ def test_no_gpu_found_is_a_no_op(tmp_path, monkeypatch):
 
 
 def test_default_lock_dir(monkeypatch):
-    from fptopt.gpu_slots import default_lock_dir
+    from fptopt.pipeline.gpu_slots import default_lock_dir
 
     monkeypatch.delenv("FPTOPT_GPU_LOCK_DIR", raising=False)
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)

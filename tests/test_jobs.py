@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fptopt.config import parse_config
+from fptopt.pipeline.config import parse_config
 
-from fptopt.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
-from fptopt.provenance import config_hash
+from fptopt.pipeline.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
+from fptopt.pipeline.provenance import config_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 

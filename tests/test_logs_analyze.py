@@ -1,4 +1,4 @@
-"""Tests of fptopt.logs and fptopt.analyze: reading logs, the analysis, the CLI."""
+"""Tests of fptopt.stats.logs and fptopt.stats.analyze: reading logs, the analysis, the CLI."""
 
 import argparse
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.analyze import add_analyze_arguments, analyze, run_analyze, write_analysis
-from fptopt.logs import read_trajectories, trajectories_from_frame
+from fptopt.stats.analyze import add_analyze_arguments, analyze, run_analyze, write_analysis
+from fptopt.stats.logs import read_trajectories, trajectories_from_frame
 
 HORIZON, TAU_STAR, TARGET = 60, 12, 72.0
 
@@ -246,7 +246,7 @@ def test_failed_write_leaves_no_temporary_files(runs, tmp_path, monkeypatch):
     def failing_replace(source, destination):
         raise OSError("disk full")
 
-    monkeypatch.setattr("fptopt.analyze.os.replace", failing_replace)
+    monkeypatch.setattr("fptopt.stats.analyze.os.replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write_analysis(result, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
@@ -332,7 +332,7 @@ def test_ctrl_c_exits_130_without_a_traceback_and_keeps_the_old_output(log_dirs,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fptopt.analyze.write_analysis", interrupted)
+    monkeypatch.setattr("fptopt.stats.analyze.write_analysis", interrupted)
     assert cli(base_arguments(log_dirs, out) + ["--no-figures"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err

@@ -1,7 +1,7 @@
 """The paper's experiment configs: valid, faithful to the recipe, and plannable.
 
 Each config under ``config/paper/`` must pass the schema and
-:func:`fptopt.config.check_config`; a Snakemake dry run with the documented
+:func:`fptopt.pipeline.config.check_config`; a Snakemake dry run with the documented
 command must plan exactly ``ceil(replicas / replicas_per_job)`` training jobs
 per condition; and the CPU-sized regression experiment's baseline must show
 the plateau its target was chosen for.
@@ -21,8 +21,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from fptopt.config import check_config, parse_config
-from fptopt.jobs import Job, run_training_job
+from fptopt.pipeline.config import check_config, parse_config
+from fptopt.pipeline.jobs import Job
+from fptopt.pipeline.train_job import run_training_job
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper"

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from fptopt.models import build_model, draw_initial_state, draw_stacked_state, init_bounds
-from fptopt.protocols import Schedule, apply_protocol, get_protocol
+from fptopt.train.models import build_model, draw_initial_state, draw_stacked_state, init_bounds
+from fptopt.train.protocols import Schedule, apply_protocol, get_protocol
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_partial_reset_ranks_globally_not_per_layer(template):
 
 
 # --- Partial and full reset against a plain one-module reference -------------
-# The reference never touches a stack, fptopt.models' initializer or the
+# The reference never touches a stack, fptopt.train.models' initializer or the
 # registered protocol functions: one replica is one plain nn.Module, initialized
 # with PyTorch's own default rule (kaiming_uniform_(a=√5) for weights, U(±1/√fan_in)
 # for biases, reset_parameters() for normalization layers) from that replica's

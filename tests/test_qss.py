@@ -1,4 +1,4 @@
-"""Tests of fptopt.qss: the lagged KS distance, its interval, the QSS onset and the hazard."""
+"""Tests of fptopt.stats.qss: the lagged KS distance, its interval, the QSS onset and the hazard."""
 
 import doctest
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import fptopt.qss
-from fptopt.qss import MIN_QSS_EPOCHS, detect_qss, distance_table, ks_margin, ks_statistic
-from fptopt.survival import first_passage
+import fptopt.stats.qss
+from fptopt.stats.qss import MIN_QSS_EPOCHS, detect_qss, distance_table, ks_margin, ks_statistic
+from fptopt.stats.survival import first_passage
 
 PLATEAU, TARGET = 70.0, 72.5
 C95 = 1.3580986393225507  # kstwobign.ppf(0.95), Smirnov's table: 1.36
@@ -194,17 +194,23 @@ def test_trajectories_must_match_first_passage():
 
 
 def test_docstring_example_runs():
-    outcome = doctest.testmod(fptopt.qss)
+    outcome = doctest.testmod(fptopt.stats.qss)
     assert outcome.attempted > 0 and outcome.failed == 0
 
 
 def test_config_settings_take_the_schema_defaults_which_match_detect_qss():
     import inspect
 
-    from fptopt.config import qss_settings
+    from pathlib import Path
+
+    import yaml
+
+    from fptopt.pipeline.config import parse_config, qss_settings
 
     defaults = {name: p.default for name, p in inspect.signature(detect_qss).parameters.items()
                 if p.default is not inspect.Parameter.empty}
-    assert qss_settings({"analysis": {}}) == defaults
-    assert qss_settings({"analysis": {"qss": {"lag": 5}, "confidence_level": 0.9}}) == {
-        **defaults, "lag": 5, "confidence_level": 0.9}
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    del config["analysis"]["qss"], config["analysis"]["confidence_level"]
+    assert qss_settings(parse_config(config)) == defaults  # the schema's defaults are detect_qss's
+    config["analysis"] |= {"qss": {"lag": 5}, "confidence_level": 0.9}
+    assert qss_settings(parse_config(config)) == {**defaults, "lag": 5, "confidence_level": 0.9}

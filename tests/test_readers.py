@@ -1,4 +1,4 @@
-"""Readers of the common trainers' logs (fptopt.logs.read_runs / read_trajectories).
+"""Readers of the common trainers' logs (fptopt.stats.logs.read_runs / read_trajectories).
 
 Every fixture is written the way the trainer lays it out on disk; the key test
 writes the same replicas in every format and requires the same array back.
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.analyze import add_analyze_arguments, analyze, run_analyze
-from fptopt.logs import FORMATS, parse_per_epoch_from, read_runs, read_trajectories
-from fptopt.survival import first_passage
+from fptopt.stats.analyze import add_analyze_arguments, analyze, run_analyze
+from fptopt.stats.logs import FORMATS, parse_per_epoch_from, read_runs, read_trajectories
+from fptopt.stats.survival import first_passage
 
 REPLICAS, EPOCHS, STEPS_PER_EPOCH = 120, 40, 120
 SHORT = {7: 33, 50: 21}  # replica -> epochs it recorded (killed early)
@@ -461,6 +461,6 @@ def test_formats_listed_in_the_cli():
 def test_read_runs_docstring_example():
     import doctest
 
-    import fptopt.logs
+    import fptopt.stats.logs
 
-    assert doctest.testmod(fptopt.logs, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+    assert doctest.testmod(fptopt.stats.logs, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0

@@ -1,9 +1,9 @@
-"""Tests of fptopt.survival: first passage, Kaplan–Meier, restricted MFPT."""
+"""Tests of fptopt.stats.survival: first passage, Kaplan–Meier, restricted MFPT."""
 
 import numpy as np
 import pytest
 
-from fptopt.survival import (event_counts, first_passage, kaplan_meier, plateau_hazard,
+from fptopt.stats.survival import (event_counts, first_passage, kaplan_meier, plateau_hazard,
                              restricted_mfpt, survival_matrix, weighted_counts)
 
 

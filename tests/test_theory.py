@@ -1,10 +1,10 @@
-"""Tests of fptopt.theory: response, renewal closure, schedules, Poisson timer."""
+"""Tests of fptopt.stats.theory: response, renewal closure, schedules, Poisson timer."""
 
 import numpy as np
 import pytest
 
-from fptopt.survival import event_counts, first_passage, kaplan_meier, restricted_mfpt
-from fptopt.theory import (extend_response, optimal_period, predict_periodic, predict_poisson,
+from fptopt.stats.survival import event_counts, first_passage, kaplan_meier, restricted_mfpt
+from fptopt.stats.theory import (extend_response, optimal_period, predict_periodic, predict_poisson,
                            predict_schedule, response_from_counts, response_function)
 
 # A non-exponential process: with probability GOOD a two-stage chain (stage 1

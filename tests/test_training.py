@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from fptopt.data import load_dataset
-from fptopt.models import build_model, draw_initial_state
-from fptopt.protocols import Schedule, get_protocol
-from fptopt.training import (DATA_STREAM, INIT_STREAM, Perturbation, ReplicaStack, TrainSettings,
+from fptopt.train.data import load_dataset
+from fptopt.train.models import build_model, draw_initial_state
+from fptopt.train.protocols import Schedule, get_protocol
+from fptopt.train.training import (DATA_STREAM, INIT_STREAM, Perturbation, ReplicaStack, TrainSettings,
                              replica_generator, train_block)
 
 SEEDS = [101, 202, 303]

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__, paths
+from . import __version__
+from .pipeline import paths
 
 
 def load_config(path) -> dict:
     """Read a YAML config, validate it against the schema with its defaults filled
     in, and check it (registries, horizon), naming the file and the bad key."""
-    from .config import ConfigError, parse_config
+    from .pipeline.config import ConfigError, parse_config
 
     path = Path(path)
     if not path.exists():
@@ -36,24 +37,25 @@ def load_config(path) -> dict:
 
 
 def _train(args, config):
-    from .jobs import Job, run_training_job
+    from .pipeline.jobs import Job
+    from .pipeline.train_job import run_training_job
 
     job = Job(args.stage, args.protocol, args.tau, args.block)
     if args.stage == "train_single_frequency" and args.tau is None:
-        from .jobs import protocol_config
+        from .pipeline.jobs import protocol_config
 
         job = Job(args.stage, args.protocol, protocol_config(config, args.protocol)["tau_star"], args.block)
     run_training_job(config, job, args.out, checkpoint_dir=config["checkpoint_dir"])
 
 
 def _survival(args, config):
-    from .stages import survival_stage
+    from .pipeline.stages import survival_stage
 
     survival_stage(config, paths.baseline_blocks(config, args.results), Path(args.results) / paths.SURVIVAL_DIR)
 
 
 def _predict(args, config):
-    from .stages import predict_stage
+    from .pipeline.stages import predict_stage
 
     taus = paths.design_taus(config, args.protocol, args.results)
     predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
@@ -63,7 +65,7 @@ def _predict(args, config):
 
 
 def _validate(args, config):
-    from .stages import validate_stage
+    from .pipeline.stages import validate_stage
 
     validate_stage(config, args.protocol, paths.predict_dir(args.protocol, args.results),
                    paths.sweep_blocks(config, args.protocol, args.results),
@@ -71,7 +73,7 @@ def _validate(args, config):
 
 
 def _figures(args, config):
-    from .plots import figures_stage
+    from .pipeline.plots import figures_stage
 
     names = [p["name"] for p in config["protocols"]]
     root = Path(args.results)
@@ -89,7 +91,7 @@ def _figures(args, config):
 
 
 def _tables(args, config):
-    from .tables import tables_stage
+    from .pipeline.tables import tables_stage
 
     names = [p["name"] for p in config["protocols"]]
     rounds = [paths.design_round(n, r, args.results) for n in names for r in range(config["adaptive"]["rounds"])]
@@ -103,7 +105,7 @@ STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _valid
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .analyze import add_analyze_arguments
+    from .stats.analyze import add_analyze_arguments
 
     parser = argparse.ArgumentParser(prog="fptopt", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"fptopt {__version__}")
@@ -135,11 +137,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "analyze":
-            from .analyze import run_analyze
+            from .stats.analyze import run_analyze
 
             return run_analyze(args)
         if args.command == "readme":
-            from .tables import readme_block, splice_readme
+            from .pipeline.tables import readme_block, splice_readme
 
             splice_readme(args.readme, readme_block(args.results))
             print(f"{args.readme}: results block rewritten from {args.results}/tables")

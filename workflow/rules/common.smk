@@ -6,15 +6,15 @@ from snakemake.exceptions import IncompleteCheckpointException
 from snakemake.io import checkpoint_target
 from snakemake.utils import min_version
 
-from fptopt import paths
-from fptopt.config import parse_config
-from fptopt.jobs import Job, condition_section, protocol_config
+from fptopt.pipeline import paths
+from fptopt.pipeline.config import parse_config
+from fptopt.pipeline.jobs import Job, condition_section, protocol_config
 
 min_version("9.0")
 
 
 # The schema is the one source of truth: validated, every default filled in, then
-# the checks a schema cannot express (fptopt.config.parse_config, also used by the CLI).
+# the checks a schema cannot express (fptopt.pipeline.config.parse_config, also used by the CLI).
 parse_config(config, "config")
 
 

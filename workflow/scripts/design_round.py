@@ -1,7 +1,7 @@
-"""Thin glue: one round of the adaptive design → fptopt.stages.design_round_stage."""
+"""Thin glue: one round of the adaptive design → fptopt.pipeline.stages.design_round_stage."""
 
-from fptopt.stages import design_round_stage, group_sweep_blocks
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.stages import design_round_stage, group_sweep_blocks
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     design_round_stage(snakemake.config, snakemake.wildcards.protocol, snakemake.params.round,  # noqa: F821

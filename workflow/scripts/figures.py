@@ -1,9 +1,9 @@
-"""Thin glue: the figures rule → fptopt.plots.figures_stage."""
+"""Thin glue: the figures rule → fptopt.pipeline.plots.figures_stage."""
 
 from pathlib import Path
 
-from fptopt.plots import figures_stage
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.plots import figures_stage
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     inputs = {key: snakemake.input[key] for key in snakemake.input.keys()}  # noqa: F821

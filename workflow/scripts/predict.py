@@ -1,9 +1,9 @@
-"""Thin glue: the predict rule → fptopt.stages.predict_stage."""
+"""Thin glue: the predict rule → fptopt.pipeline.stages.predict_stage."""
 
 from pathlib import Path
 
-from fptopt.stages import group_sweep_blocks, predict_stage
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.stages import group_sweep_blocks, predict_stage
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     predict_stage(snakemake.config, snakemake.wildcards.protocol, list(snakemake.input.baseline),  # noqa: F821

@@ -1,9 +1,9 @@
-"""Thin glue: the regret rule → fptopt.stages.regret_stage."""
+"""Thin glue: the regret rule → fptopt.pipeline.stages.regret_stage."""
 
 from pathlib import Path
 
-from fptopt.stages import group_sweep_blocks, regret_stage
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.stages import group_sweep_blocks, regret_stage
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     protocols = [entry["name"] for entry in snakemake.config["protocols"]]  # noqa: F821

@@ -1,9 +1,9 @@
-"""Thin glue: the tables rule → fptopt.tables.tables_stage."""
+"""Thin glue: the tables rule → fptopt.pipeline.tables.tables_stage."""
 
 from pathlib import Path
 
-from fptopt.tables import tables_stage
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.tables import tables_stage
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     tables_stage(snakemake.config, list(snakemake.input.validations), list(snakemake.input.summaries),  # noqa: F821

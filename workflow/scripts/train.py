@@ -1,12 +1,13 @@
-"""Thin glue: one training block of a Snakemake job → fptopt.jobs.run_training_job.
+"""Thin glue: one training block of a Snakemake job → fptopt.pipeline.train_job.run_training_job.
 
 A job that asks for GPUs (``resources: gpu``) first claims its own devices, so
-parallel jobs on a multi-GPU machine never share one (fptopt.gpu_slots).
+parallel jobs on a multi-GPU machine never share one (fptopt.pipeline.gpu_slots).
 """
 
-from fptopt.gpu_slots import gpu_slot
-from fptopt.jobs import Job, run_training_job
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline.gpu_slots import gpu_slot
+from fptopt.pipeline.jobs import Job
+from fptopt.pipeline.train_job import run_training_job
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     params = snakemake.params  # noqa: F821

@@ -1,10 +1,10 @@
-"""Thin glue: the validate rule → fptopt.stages.validate_stage."""
+"""Thin glue: the validate rule → fptopt.pipeline.stages.validate_stage."""
 
 from pathlib import Path
 
-from fptopt import paths
-from fptopt.stages import validate_stage
-from fptopt.workflow_glue import logging_to
+from fptopt.pipeline import paths
+from fptopt.pipeline.stages import validate_stage
+from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     config, protocol = snakemake.config, snakemake.wildcards.protocol  # noqa: F821

@@ -17,14 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from .data import DATASETS
-from .models import MODELS
-from .optim import OPTIMIZERS
-from .protocols import PROTOCOLS
 
 OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
                "regression": ("test_r2", "test_loss", "train_loss")}
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
@@ -79,13 +75,15 @@ def horizon(config: dict) -> int:
 
 
 def qss_settings(config: dict) -> dict:
-    """Keyword arguments of :func:`fptopt.qss.detect_qss` from ``analysis.qss`` and
+    """Keyword arguments of :func:`fptopt.stats.qss.detect_qss` from ``analysis.qss`` and
     ``analysis.confidence_level`` (defaults filled by :func:`parse_config`)."""
     return {**config["analysis"]["qss"], "confidence_level": config["analysis"]["confidence_level"]}
 
 
 def check_config(config: dict) -> dict:
     """Raise :class:`ConfigError` on the first inconsistent value; return ``config``."""
+    from ..train import DATASETS, MODELS, OPTIMIZERS, PROTOCOLS  # the names live with the torch code
+
     _require_registered("data.name", config["data"]["name"], DATASETS)
     _require_registered("model.name", config["model"]["name"], MODELS)
     _require_registered("training.optimizer.name", config["training"]["optimizer"]["name"], OPTIMIZERS)

@@ -49,7 +49,7 @@ irrelevant at those periods even if it adds up over the whole horizon, while
 comparing adjacent epochs would miss a slow approach to the plateau.
 
 The plateau hazard ``k`` is the constant hazard on the epochs ``> t_q``
-(:func:`fptopt.survival.plateau_hazard`) with its exact Poisson interval.
+(:func:`fptopt.stats.survival.plateau_hazard`) with its exact Poisson interval.
 
 References
 ----------
@@ -172,8 +172,8 @@ def detect_qss(trajectories, fp: FirstPassage, tolerance: float = 0.1, lag: int 
     A mean that rises by one noise s.d. per epoch up to epoch 20, then stays:
 
     >>> import numpy as np
-    >>> from fptopt.survival import first_passage
-    >>> from fptopt.qss import detect_qss
+    >>> from fptopt.stats.survival import first_passage
+    >>> from fptopt.stats.qss import detect_qss
     >>> rng = np.random.default_rng(0)
     >>> mean = 70.0 - np.maximum(0, 20 - np.arange(1, 81))
     >>> values = mean + rng.normal(0.0, 1.0, (500, 80))

@@ -11,25 +11,21 @@ full restart require ("optimizer re-created").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-OPTIMIZERS: dict[str, Callable[..., "StackedOptimizer"]] = {}
+from .registry import Registry
+
+OPTIMIZERS = Registry("optimizer", "training.optimizer.name")
 
 
 def register_optimizer(name: str):
-    def decorate(cls):
-        OPTIMIZERS[name] = cls
-        return cls
-
-    return decorate
+    """Decorator adding an optimizer class to the registry under ``name``."""
+    return OPTIMIZERS.register(name)
 
 
 def build_optimizer(name: str, params: list[torch.Tensor], **options) -> "StackedOptimizer":
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer.name: unknown optimizer {name!r}; known: {sorted(OPTIMIZERS)}")
-    return OPTIMIZERS[name](params, **options)
+    return OPTIMIZERS.lookup(name)(params, **options)
 
 
 def _expand(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ from typing import Callable
 
 import torch
 
+from .registry import Registry
+
 Stack = dict[str, torch.Tensor]
 
 
@@ -31,23 +33,16 @@ class Protocol:
     needs_weight_names: bool = False
 
 
-PROTOCOLS: dict[str, Protocol] = {}
+PROTOCOLS = Registry("protocol", "protocol kind")
 
 
 def register_protocol(name: str, resets_optimizer: bool, needs_weight_names: bool = False):
     """Decorator adding a protocol to the registry under ``name``."""
-
-    def decorate(function):
-        PROTOCOLS[name] = Protocol(name, function, resets_optimizer, needs_weight_names)
-        return function
-
-    return decorate
+    return PROTOCOLS.register(name, lambda function: Protocol(name, function, resets_optimizer, needs_weight_names))
 
 
 def get_protocol(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise ValueError(f"protocol kind: unknown protocol {name!r}; known: {sorted(PROTOCOLS)}")
-    return PROTOCOLS[name]
+    return PROTOCOLS.lookup(name)
 
 
 @register_protocol("shrink_perturb", resets_optimizer=True)

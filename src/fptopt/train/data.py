@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
-DATASETS: dict[str, Callable[..., "Dataset"]] = {}
+from .registry import Registry
+
+DATASETS = Registry("dataset", "data.name")
 
 
 def register_dataset(name: str):
-    """Decorator adding a loader ``f(**options) -> Dataset`` to the registry."""
-
-    def decorate(loader):
-        DATASETS[name] = loader
-        return loader
-
-    return decorate
+    """Decorator adding a dataset loader to the registry under ``name``."""
+    return DATASETS.register(name)
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,7 @@ class Dataset:
 
 def load_dataset(name: str, **options) -> Dataset:
     """Load a registered dataset by name; unknown names list the known ones."""
-    if name not in DATASETS:
-        raise ValueError(f"data.name: unknown dataset {name!r}; known: {sorted(DATASETS)}")
-    return DATASETS[name](**options)
+    return DATASETS.lookup(name)(**options)
 
 
 def _indices_digest(indices: np.ndarray) -> str:
@@ -143,8 +137,3 @@ def load_diabetes(test_size: int = 142, split_seed: int = 0) -> Dataset:
         task="regression",
         split=_split_record(split_seed, train_idx, test_idx),
     )
-
-
-# Registers cifar10/cifar100; cifar.py needs only the names defined above, so this
-# import at the bottom is safe from the circular import it creates.
-from . import cifar  # noqa: E402,F401

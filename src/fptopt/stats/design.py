@@ -10,7 +10,7 @@ perturbation (epochs ``t = nτ_m + u``, ``n >= 1``)::
 with ``d`` the first passages and ``r`` the replicas at risk (Kaplan–Meier
 counts). Ages past ``u_max = min(τ_m, H − τ_m)`` are never observed; there
 ``φ_m`` is continued with the plateau hazard of its second half (as in
-:mod:`fptopt.theory`). The renewal closure with ``φ_m`` predicts any period ``τ``::
+:mod:`fptopt.stats.theory`). The renewal closure with ``φ_m`` predicts any period ``τ``::
 
     Ψ_τ(t) = Ψ(t) for t <= τ,    Ψ_τ(nτ + u) = Ψ(τ) φ_m(τ)^{n−1} φ_m(u).
 
@@ -33,7 +33,8 @@ predicts nearby *shorter* periods well and says little far below them
   never a prediction; the optimum is the argmin over measured and predicted
   values on the whole grid.
 
-**The next frequency to measure** (:func:`next_period`): the optimum itself
+**The next frequency to measure** (:func:`next_period`): nothing when no
+period is expected to beat unperturbed training; otherwise the optimum itself
 when it is not measured yet; when it is measured and is the shortest
 measured period while shorter periods are untrusted, an exploration at half
 of it (the untrusted period closest to ``τ_o / 2``), because a response says
@@ -43,7 +44,7 @@ untrusted prediction could beat it).
 
 Every quantity has a bootstrap interval: baseline and every measured run are
 resampled independently (multinomial weights on replicas), as in
-:mod:`fptopt.bootstrap`.
+:mod:`fptopt.stats.bootstrap`.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class MultiFrequencyResult:
 
     @property
     def next_tau(self) -> int | None:
-        return next_period(self.taus, self.mfpt, self.measured, self.trusted)
+        return next_period(self.taus, self.mfpt, self.measured, self.trusted, self.baseline_mfpt)
 
     def confidence_interval(self) -> tuple[np.ndarray, np.ndarray]:
         return self.mfpt_low, self.mfpt_high
@@ -151,7 +152,7 @@ def pooled_response(fp: FirstPassage, tau_m: int, horizon: int | None = None):
     A full restart renews exactly: its pooled response is the baseline's ``Ψ``.
 
     >>> import numpy as np
-    >>> from fptopt.survival import FirstPassage
+    >>> from fptopt.stats.survival import FirstPassage
     >>> fp = FirstPassage(np.array([3, 12, 25, 40]), np.array([True, True, True, False]),
     ...                   np.full(4, 40), 40, 1.0, "above")
     >>> phi, k = pooled_response(fp, 10)
@@ -307,15 +308,20 @@ def _multinomial(rng, n: int, size: int) -> np.ndarray:
     return rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
 
 
-def next_period(taus, mfpt, measured, trusted) -> int | None:
+def next_period(taus, mfpt, measured, trusted, baseline_mfpt: float = np.inf) -> int | None:
     """The one period whose measurement would most change or confirm the answer
     (module doc): the unmeasured optimum; else, when the optimum is the
     shortest measured period and shorter periods are untrusted, the untrusted
-    period closest to half of it; else ``None``."""
+    period closest to half of it; else ``None``. Also ``None`` when no period,
+    measured or predicted, beats ``baseline_mfpt``: perturbing is not expected
+    to help, and a period that barely acts before the horizon is no experiment."""
     taus = np.asarray(taus, dtype=int)
     measured = np.asarray(measured, dtype=bool)
     trusted = np.asarray(trusted, dtype=bool)
-    best = _argmin(np.asarray(mfpt, dtype=float))
+    values = np.asarray(mfpt, dtype=float)
+    best = _argmin(values)
+    if not values[best] < baseline_mfpt:
+        return None
     optimum = int(taus[best])
     if not measured[best]:
         return optimum

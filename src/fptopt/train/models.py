@@ -10,29 +10,23 @@ needs, come from that replica's own generator.  No I/O happens in this module.
 
 from __future__ import annotations
 
-from typing import Callable
 
 import torch
 from torch import nn
 
-MODELS: dict[str, Callable[..., nn.Module]] = {}
+from .registry import Registry
+
+MODELS = Registry("model", "model.name")
 
 
 def register_model(name: str):
-    """Decorator adding a builder ``f(input_shape, output_dim, **options)``."""
-
-    def decorate(builder):
-        MODELS[name] = builder
-        return builder
-
-    return decorate
+    """Decorator adding a model builder to the registry under ``name``."""
+    return MODELS.register(name)
 
 
 def build_model(name: str, input_shape: tuple[int, ...], output_dim: int, **options) -> nn.Module:
     """Instantiate a registered architecture; unknown names list the known ones."""
-    if name not in MODELS:
-        raise ValueError(f"model.name: unknown model {name!r}; known: {sorted(MODELS)}")
-    return MODELS[name](input_shape, output_dim, **options)
+    return MODELS.lookup(name)(input_shape, output_dim, **options)
 
 
 def _flat_dim(input_shape: tuple[int, ...]) -> int:
@@ -127,7 +121,3 @@ def draw_stacked_state(
     """Fresh initial states of many replicas, stacked along axis 0."""
     per_replica = [draw_initial_state(template, gen, device) for gen in generators]
     return {name: torch.stack([s[name] for s in per_replica]) for name in per_replica[0]}
-
-
-# Registers resnet18_cifar; resnet.py needs only register_model, defined above.
-from . import resnet  # noqa: E402,F401

@@ -10,7 +10,7 @@ horizon ``H``:
   interval ``[low, high]``; ``None`` when no interval was computed (NaN bounds).
 
 The measured MFPT carries a Greenwood-type normal interval
-(:meth:`fptopt.survival.SurvivalCurve.restricted_mean`).
+(:meth:`fptopt.stats.survival.SurvivalCurve.restricted_mean`).
 """
 
 from __future__ import annotations

@@ -1,89 +1,23 @@
-"""From a config to a training job: which replicas, which seeds, which perturbation.
+"""Run one training job of the pipeline: a block of replicas of one condition.
 
-The pipeline's training rules and ``fptopt train`` both call
-:func:`run_training_job`; everything else in the package receives explicit
-arguments, never the config dictionary.
+The training rules (``workflow/scripts/train.py``) and ``fptopt train`` both
+call :func:`run_training_job`; it turns the config into explicit arguments
+for :mod:`fptopt.train` and writes the tidy table with its provenance.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .checkpoint import remove_checkpoint
-from .data import load_dataset
-from .models import build_model
-from .protocols import Schedule, get_protocol
+from ..train.checkpoint import remove_checkpoint
+from ..train.data import load_dataset
+from ..train.models import build_model
+from ..train.protocols import Schedule, get_protocol
+from ..train.training import Perturbation, TrainSettings, replica_seed, train_block
+from .jobs import STAGES, Job, block_replicas, condition_section, protocol_config
 from .provenance import config_hash, ensure_writable, provenance, write_sidecar, write_table
-from .training import Perturbation, TrainSettings, replica_seed, train_block
-
-STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
-# How replicas are executed, not what is computed: kept out of the hashed
-# condition (a result stays valid when only these change) and recorded in
-# each table's provenance sidecar instead.
-EXECUTION_KEYS = ("replicas_per_job", "device", "threads", "eval_batch_size", "engine", "streams", "cuda_graph",
-                  "compile")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One block of replicas of one condition."""
-
-    stage: str
-    protocol: str | None
-    tau: int | None
-    block: int
-
-    @property
-    def condition(self) -> str:
-        """The name that seeds this condition's replicas (independent across stages)."""
-        if self.stage == "train_baseline":
-            return "baseline"
-        return f"{self.stage}/{self.protocol}/tau{self.tau}"
-
-
-def stage_replicas(config: dict, stage: str) -> int:
-    """Replicas per condition of a stage: ``training.sweep_replicas`` for the
-    validation sweep when set, ``training.replicas`` otherwise."""
-    training = config["training"]
-    if stage == "train_sweep" and training["sweep_replicas"] is not None:
-        return int(training["sweep_replicas"])
-    return int(training["replicas"])
-
-
-def n_blocks(config: dict, stage: str) -> int:
-    return math.ceil(stage_replicas(config, stage) / config["training"]["replicas_per_job"])
-
-
-def block_replicas(config: dict, block: int, stage: str) -> list[int]:
-    if not 0 <= block < n_blocks(config, stage):
-        raise ValueError(f"block: expected 0 ≤ block < {n_blocks(config, stage)} for {stage}, got {block}")
-    per_job = config["training"]["replicas_per_job"]
-    start = block * per_job
-    return list(range(start, min(start + per_job, stage_replicas(config, stage))))
-
-
-def protocol_config(config: dict, name: str) -> dict:
-    for entry in config["protocols"]:
-        if entry["name"] == name:
-            return entry
-    known = [entry["name"] for entry in config["protocols"]]
-    raise ValueError(f"protocols: no protocol named {name!r} in the config; known: {known}")
-
-
-def condition_section(config: dict, job: Job) -> dict:
-    """The part of the config a job's result depends on (hashed into provenance)."""
-    section = {key: config[key] for key in ("seed", "data", "model")}
-    section["training"] = {k: v for k, v in config["training"].items()
-                           if k not in EXECUTION_KEYS and k != "sweep_replicas"}
-    section["training"]["replicas"] = stage_replicas(config, job.stage)
-    if job.protocol is not None:
-        entry = protocol_config(config, job.protocol)
-        section["protocol"] = {"kind": entry["kind"], "options": entry["options"], "tau": job.tau}
-    return section
 
 
 def _settings(config: dict, device: str | None) -> TrainSettings:

@@ -22,12 +22,12 @@ OBSERVABLE_LABELS = {"test_acc": "test accuracy (%)", "test_loss": "test loss", 
                      "test_r2": "test R² (%)"}
 
 
-def save(figure, stem) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf``; close the figure."""
+def save(figure, stem, formats=("png", "pdf")) -> list[Path]:
+    """Write ``stem.<format>`` for each format; close the figure."""
     from .provenance import atomic_path
 
     stem = Path(stem)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    paths = [stem.with_suffix(f".{suffix}") for suffix in formats]
     for path in paths:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, dpi=150, bbox_inches="tight", format=path.suffix[1:])
@@ -211,10 +211,11 @@ def _tidy(values: np.ndarray, column: str) -> pd.DataFrame:
     return pd.DataFrame({"replica": replicas.ravel(), "epoch": epochs.ravel() + 1, column: values.ravel()})
 
 
-def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column: str, out_dir) -> list[Path]:
+def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column: str, out_dir,
+                     formats=("png",)) -> list[Path]:
     """The study's figures for ``fptopt analyze``: anyone's logs, one perturbed run."""
-    from .qss import distance_table
-    from .survival import first_passage, kaplan_meier
+    from ..stats.qss import distance_table
+    from ..stats.survival import first_passage, kaplan_meier
 
     out_dir = Path(out_dir)
     label = f"perturbed, τ* = {result.tau_star}"
@@ -240,4 +241,4 @@ def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column
         "mfpt_vs_tau": mfpt_vs_tau(predictions, validation, result.multi.baseline_mfpt, result.horizon,
                                    {"perturbed": result.summary()}),
     }
-    return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]
+    return [path for name, figure in figures.items() for path in save(figure, out_dir / name, formats)]

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from .. import __version__
+from ..stats.logs import file_sha256  # noqa: F401  (one file hasher, shared with fptopt analyze)
 
 
 def config_hash(section) -> str:
@@ -29,18 +30,9 @@ def config_hash(section) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def file_sha256(path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def git_commit() -> str:
     """The commit of the source tree (``+dirty`` when it has local changes)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True

@@ -54,7 +54,7 @@ class TrainSettings:
     device: str = "cpu"
     eval_batch_size: int = 2048
     precision: str = "float32"  # or "bf16": autocast of the forward pass on CUDA (weights stay float32)
-    engine: str = "vmap"  # or "loop": one plain call per replica (see fptopt.engines)
+    engine: str = "vmap"  # or "loop": one plain call per replica (see fptopt.train.engines)
     streams: int = 1  # CUDA streams the loop engine spreads replicas over
     cuda_graph: bool = False  # replay each training step from a CUDA graph
     compile: bool = False  # loop engine: torch.compile the per-replica training call

@@ -9,7 +9,7 @@ linear classifier. Convolutions have no bias (BatchNorm follows each one).
 
 How BatchNorm behaves under the trainer
 ----------------------------------------
-The trainer (:class:`fptopt.training.ReplicaStack`) calls this module through
+The trainer (:class:`fptopt.train.training.ReplicaStack`) calls this module through
 ``vmap(functional_call(template, {**params, **buffers}, x))`` with *every*
 parameter and buffer stacked along axis 0, replicas first. In train mode
 ``BatchNorm2d`` normalizes with the statistics of the current batch and

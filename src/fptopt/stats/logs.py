@@ -53,7 +53,7 @@ row of an epoch).  Logs indexed by optimizer steps only need
 kept.
 
 Values.  Empty cells and ``nan`` are NaN (= not recorded; see
-:func:`fptopt.survival.first_passage`; for Lightning, Keras and W&B an empty
+:func:`fptopt.stats.survival.first_passage`; for Lightning, Keras and W&B an empty
 cell means "not logged in this row"), ``inf`` is infinity; any other
 non-numeric cell is an error.  Replicas of different lengths are padded with
 NaN (each is censored at its own last epoch).  Text files are read as UTF-8
@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 import json
 import re
@@ -144,7 +145,7 @@ def read_runs(path, column: str, format: str = "auto",
     A Keras ``CSVLogger`` file (epochs from 0) per seed:
 
     >>> import pathlib, tempfile
-    >>> from fptopt.logs import read_runs
+    >>> from fptopt.stats.logs import read_runs
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "seed0.log").write_text("epoch,loss,val_accuracy\n0,1.2,0.51\n1,0.9,0.64\n")
     >>> _ = (folder / "seed1.log").write_text("epoch,loss,val_accuracy\n0,1.3,0.48\n")
@@ -190,7 +191,7 @@ def read_trajectories(path, column: str = "test_acc", format: str = "auto",
     padded, not cut).
     """
     tidy = read_runs(path, column, format, per_epoch_steps)
-    ids = list(dict.fromkeys(tidy["replica"]))
+    ids = list(pd.unique(tidy["replica"]))
     return ids, _array(tidy, ids, column)
 
 
@@ -284,8 +285,10 @@ def _natural_key(name: str):
 
 def _numeric(series: pd.Series, source: str, column: str) -> np.ndarray:
     numbers = pd.to_numeric(series, errors="coerce")
-    bad = numbers.isna() & series.notna() & ~series.astype(str).str.strip().str.lower().isin(
-        ["", "nan"])
+    suspect = numbers.isna() & series.notna()
+    bad = suspect
+    if suspect.any():  # only then look at the text (converting every value is slow on big tables)
+        bad = suspect & ~series.astype(str).str.strip().str.lower().isin(["", "nan"])
     if bad.any():
         position = int(np.flatnonzero(bad.to_numpy())[0])
         label = series.index[position]
@@ -499,8 +502,11 @@ def _long_runs(frame: pd.DataFrame, column: str, source: str) -> _Log:
         raise ValueError(f"{source}: the table has no rows")
     epochs = pd.to_numeric(frame["epoch"], errors="coerce").to_numpy(dtype=float)
     values = _numeric(frame[column], source, column)
-    groups = pd.Series(np.arange(len(frame))).groupby(frame["replica"].astype(str).to_numpy(), sort=False)
-    runs = [_Run(name, source, epochs[rows], values[rows]) for name, rows in groups.indices.items()]
+    codes, uniques = pd.factorize(frame["replica"], sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    runs = [_Run(str(name), source, epochs[order[a:b]], values[order[a:b]])
+            for name, a, b in zip(uniques, bounds[:-1], bounds[1:])]
     return _Log(runs, 1)
 
 
@@ -697,3 +703,12 @@ def _detect_directory(path: Path) -> str:
         raise ValueError(f"{path}: holds logs of several formats {found}; choose one with "
                          f"--format (format=...)")
     return found[0]
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

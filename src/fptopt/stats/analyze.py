@@ -4,7 +4,7 @@
 baseline Kaplan–Meier ``Ψ``, QSS detection, the response of every measured
 periodic run, the multi-frequency prediction on the whole grid of periods
 (measured values where measured, the renewal closure with the response of
-the nearest longer measured period elsewhere, :mod:`fptopt.design`), the
+the nearest longer measured period elsewhere, :mod:`fptopt.stats.design`), the
 optimum over the whole grid with ``next_tau`` (the frequency to measure next),
 bootstrap intervals, the renewal check and optional validation against
 measured sweeps. :func:`write_analysis` saves it; :func:`run_analyze` is the
@@ -36,10 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from .. import __version__
 from .design import DEFAULT_TRUST_RATIO, MultiFrequencyResult, multi_frequency, renewal_check
-from .logs import FORMATS, parse_per_epoch_from, read_trajectories
-from .provenance import file_sha256
+from .logs import FORMATS, file_sha256, parse_per_epoch_from, read_trajectories
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
 from .theory import Response, response_function
@@ -144,6 +143,8 @@ class AnalysisResult:
         interval = f" [{m.speedup_low:.2f}, {m.speedup_high:.2f}]" if m.n_resamples else ""
         advice = ("no further frequency needed" if m.next_tau is None
                   else f"measure tau = {m.next_tau} next (--perturbed {m.next_tau}=PATH)")
+        if m.speedup <= 1:
+            advice = "no period is expected to beat unperturbed training within the horizon; " + advice
         return (f"optimal tau = {m.optimal_tau} ({how}), <T ∧ {self.horizon}> = {m.optimal_mfpt:.3g} vs "
                 f"{m.baseline_mfpt:.3g} unperturbed, speedup {m.speedup:.2f}{interval}; "
                 f"measured taus {m.measured_taus}; {advice}")
@@ -159,7 +160,7 @@ def analyze(baseline, perturbed, tau_star: int | None = None, target: float = No
     dict ``{τ_m: array}`` of periodic runs (then ``tau_star`` is the first
     key unless given). The optimum is searched over the whole grid: measured
     periods count with their measured MFPT, the others with their prediction
-    (flagged ``trusted`` or not, :mod:`fptopt.design`).
+    (flagged ``trusted`` or not, :mod:`fptopt.stats.design`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -331,7 +332,7 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--direction", default="above", help="above (a >= theta) or below (a <= theta)")
     parser.add_argument("--column", default="test_acc", help="observable column in the logs")
     parser.add_argument("--format", default="auto", choices=FORMATS,
-                        help="log format (default auto: detected from the files; see fptopt.logs)")
+                        help="log format (default auto: detected from the files; see fptopt.stats.logs)")
     parser.add_argument("--per-epoch-from", default=None, metavar="steps=N",
                         help="logs indexed by optimizer step: N steps make one epoch")
     parser.add_argument("--horizon", type=int, default=None,
@@ -344,7 +345,8 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="stop when the baseline or a perturbed run has fewer replicas (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--no-figures", action="store_true", help="skip the PNG/PDF figures")
+    parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--pdf", action="store_true", help="also write every figure as PDF (PNG only by default)")
     return parser
 
 
@@ -379,9 +381,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
         def write(folder):
             write_analysis(result, folder, hashes)
             if not args.no_figures:
-                from .plots import analysis_figures
+                from ..pipeline.plots import analysis_figures
 
-                analysis_figures(result, baseline, perturbed[result.tau_star], args.column, folder)
+                analysis_figures(result, baseline, perturbed[result.tau_star], args.column, folder,
+                                 ("png", "pdf") if args.pdf else ("png",))
 
         replace_directory(args.out, write)
     except (ValueError, OSError) as error:

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .analyze import analyze, write_analysis
+from ..stats.analyze import analyze, write_analysis
 from .config import horizon as config_horizon
 from .config import qss_settings
 from .jobs import Job, condition_section, protocol_config
-from .logs import trajectories_from_frame
+from ..stats.logs import trajectories_from_frame
 from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
-from .qss import detect_qss, distance_table
-from .survival import first_passage, kaplan_meier
-from .validation import compare
+from ..stats.qss import detect_qss, distance_table
+from ..stats.survival import first_passage, kaplan_meier
+from ..stats.validation import compare
 
 
 class StaleInputError(ValueError):

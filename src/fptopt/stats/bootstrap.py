@@ -3,9 +3,9 @@
 Baseline replicas and single-frequency (perturbed) replicas are resampled
 independently with multinomial weights.  For every resample ``b`` the
 weighted event/at-risk counts give ``Ψ_b`` (discrete Kaplan–Meier,
-:func:`fptopt.survival.survival_matrix`), ``φ_b`` with its continuation, and
+:func:`fptopt.stats.survival.survival_matrix`), ``φ_b`` with its continuation, and
 the restricted MFPT ``Σ_{t<H} Ψ_{τ,b}(t)`` for every period ``τ`` (closed form
-of :func:`fptopt.theory.periodic_survival`).  Resamples are processed in
+of :func:`fptopt.stats.theory.periodic_survival`).  Resamples are processed in
 chunks of ``chunk_size`` with no Python loop over individual resamples.
 Intervals are percentile intervals; resamples where no perturbed replica
 survives past ``τ*`` give NaN and are left out (counted in ``n_invalid``).
