@@ -22,7 +22,7 @@ report: "workflow/report/workflow.rst"
 
 
 rule all:
+    default_target: True
     input:
         TABLES,
         FIGURES,
-    default_target: True

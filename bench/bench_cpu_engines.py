@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from report import emit  # bench/report.py (the script's folder is on sys.path)
 
 from fptopt.train.data import load_dataset

@@ -81,7 +81,6 @@ def main() -> None:
     if args.worker:
         return worker(args.replicas, args.steps, args.go_file)
     import torch
-
     from report import emit  # bench/report.py (the script's folder is on sys.path)
 
     runs = []

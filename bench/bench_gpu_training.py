@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
-
 from report import emit, write_json  # bench/report.py (the script's folder is on sys.path)
+from torch import nn
 
 from fptopt.train.data import Dataset
 from fptopt.train.models import build_model, draw_initial_state

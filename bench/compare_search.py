@@ -66,11 +66,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from fptopt.stats.design import DEFAULT_TRUST_RATIO, replay_design
-from fptopt.pipeline.provenance import file_sha256, provenance
-from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
 from report import write_json  # bench/report.py (the script's folder is on sys.path)
+
+from fptopt.pipeline.provenance import file_sha256, provenance
+from fptopt.stats.design import DEFAULT_TRUST_RATIO, replay_design
+from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRUTH = ROOT / "tests" / "data" / "dense_default"

@@ -22,13 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-
 from report import emit  # bench/report.py (the script's folder is on sys.path)
 
-from fptopt.train.data import Dataset
 from fptopt.pipeline.gpu_slots import gpu_slot
 from fptopt.pipeline.jobs import Job
 from fptopt.pipeline.train_job import run_training_job
+from fptopt.train.data import Dataset
 from fptopt.train.models import build_model
 from fptopt.train.protocols import Schedule, get_protocol
 from fptopt.train.training import Perturbation, TrainSettings, train_block
@@ -102,12 +101,15 @@ def graphed_loop_engine(report: dict) -> None:
     checkpoint = Path("/tmp/fptopt_gpu_smoke_graph.pt")
     checkpoint.unlink(missing_ok=True)
     graphed = variants["loop+graph+4streams"]
-    train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3], settings(3, **graphed), perturbation, checkpoint_path=checkpoint)
+    train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3], settings(3, **graphed), perturbation,
+                checkpoint_path=checkpoint)
     tables["loop+graph+4streams resumed"] = train_block(template, data, [1, 2, 3, 4], [0, 1, 2, 3],
-                                                        settings(5, **graphed), perturbation, checkpoint_path=checkpoint)
+                                                        settings(5, **graphed), perturbation,
+                                                        checkpoint_path=checkpoint)
     eager = tables["loop"]
     report["graphed_loop_engine"] = {
-        name: {"max_train_loss_gap_to_eager_loop": float(np.abs(t.train_loss.to_numpy() - eager.train_loss.to_numpy()).max()),
+        name: {"max_train_loss_gap_to_eager_loop":
+               float(np.abs(t.train_loss.to_numpy() - eager.train_loss.to_numpy()).max()),
                "max_test_acc_gap_to_eager_loop": float(np.abs(t.test_acc.to_numpy() - eager.test_acc.to_numpy()).max()),
                "final_mean_test_acc": float(t[t.epoch == t.epoch.max()].test_acc.mean())}
         for name, t in tables.items()

@@ -25,8 +25,15 @@ from fptopt.train.cifar import CIFAR_MEAN, CIFAR_STD
 from fptopt.train.data import Dataset, load_dataset
 from fptopt.train.models import build_model, draw_initial_state
 from fptopt.train.protocols import Schedule, get_protocol
-from fptopt.train.training import (DATA_STREAM, INIT_STREAM, Perturbation, ReplicaStack, TrainSettings,
-                             replica_generator, train_block)
+from fptopt.train.training import (
+    DATA_STREAM,
+    INIT_STREAM,
+    Perturbation,
+    ReplicaStack,
+    TrainSettings,
+    replica_generator,
+    train_block,
+)
 
 N_TRAIN, N_TEST = 130, 125  # batch 125: one step per epoch, the partial batch of 5 dropped
 

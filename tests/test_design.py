@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.stats.design import (multi_frequency, next_period, pooled_response, renewal_check,
-                           replay_design)
+from fptopt.stats.design import multi_frequency, next_period, pooled_response, renewal_check, replay_design
 from fptopt.stats.survival import FirstPassage, kaplan_meier
 
 H = 60

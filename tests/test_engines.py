@@ -16,19 +16,18 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
-from fptopt.pipeline.config import parse_config
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from fptopt.train import engines
-from fptopt.train.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
+from fptopt.pipeline.config import parse_config
 from fptopt.pipeline.jobs import Job, condition_section
+from fptopt.pipeline.provenance import LIBRARIES, config_hash, read_table
 from fptopt.pipeline.train_job import run_training_job
+from fptopt.train import engines
 from fptopt.train.data import Dataset
+from fptopt.train.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack
 from fptopt.train.models import build_model, draw_stacked_state
 from fptopt.train.optim import build_optimizer
 from fptopt.train.protocols import Schedule, get_protocol
-from fptopt.pipeline.provenance import LIBRARIES, config_hash, read_table
 from fptopt.train.training import Perturbation, ReplicaStack, TrainSettings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,6 @@ import pytest
 import yaml
 
 from fptopt.pipeline.config import parse_config
-
 from fptopt.pipeline.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
 from fptopt.pipeline.provenance import config_hash
 

@@ -200,7 +200,6 @@ def test_docstring_example_runs():
 
 def test_config_settings_take_the_schema_defaults_which_match_detect_qss():
     import inspect
-
     from pathlib import Path
 
     import yaml

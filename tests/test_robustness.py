@@ -11,13 +11,12 @@ import pytest
 import torch
 import yaml
 
-from fptopt.pipeline.config import parse_config
-
 from fptopt.cli import main
+from fptopt.pipeline.config import parse_config
 from fptopt.pipeline.jobs import Job
-from fptopt.pipeline.train_job import run_training_job
 from fptopt.pipeline.provenance import read_table
 from fptopt.pipeline.stages import StaleInputError, load_condition
+from fptopt.pipeline.train_job import run_training_job
 
 ROOT = Path(__file__).resolve().parents[1]
 

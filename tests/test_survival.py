@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from fptopt.stats.survival import (event_counts, first_passage, kaplan_meier, plateau_hazard,
-                             restricted_mfpt, survival_matrix, weighted_counts)
+from fptopt.stats.survival import (
+    event_counts,
+    first_passage,
+    kaplan_meier,
+    plateau_hazard,
+    restricted_mfpt,
+    survival_matrix,
+    weighted_counts,
+)
 
 
 def passage_trajectories(times, horizon):

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from fptopt.stats.survival import event_counts, first_passage, kaplan_meier, restricted_mfpt
-from fptopt.stats.theory import (extend_response, optimal_period, predict_periodic, predict_poisson,
-                           predict_schedule, response_from_counts, response_function)
+from fptopt.stats.theory import (
+    extend_response,
+    optimal_period,
+    predict_periodic,
+    predict_poisson,
+    predict_schedule,
+    response_from_counts,
+    response_function,
+)
 
 # A non-exponential process: with probability GOOD a two-stage chain (stage 1
 # left with probability P, then passage with probability Q per epoch), else a

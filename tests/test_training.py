@@ -10,8 +10,15 @@ from torch import nn
 from fptopt.train.data import load_dataset
 from fptopt.train.models import build_model, draw_initial_state
 from fptopt.train.protocols import Schedule, get_protocol
-from fptopt.train.training import (DATA_STREAM, INIT_STREAM, Perturbation, ReplicaStack, TrainSettings,
-                             replica_generator, train_block)
+from fptopt.train.training import (
+    DATA_STREAM,
+    INIT_STREAM,
+    Perturbation,
+    ReplicaStack,
+    TrainSettings,
+    replica_generator,
+    train_block,
+)
 
 SEEDS = [101, 202, 303]
 

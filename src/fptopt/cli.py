@@ -80,7 +80,8 @@ def _figures(args, config):
     inputs = {"baseline": paths.baseline_blocks(config, root),
               "single": paths.single_frequency_blocks(config, names[0], root),
               "survival": root / paths.SURVIVAL_DIR / "survival.parquet",
-              "single_survivals": [Path(paths.predict_dir(n, root)) / "single_frequency_survival.parquet" for n in names],
+              "single_survivals": [Path(paths.predict_dir(n, root)) / "single_frequency_survival.parquet"
+                                   for n in names],
               "qss": root / paths.SURVIVAL_DIR / "qss.json",
               "distance": root / paths.SURVIVAL_DIR / "qss_distance.parquet",
               "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],

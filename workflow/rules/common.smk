@@ -24,8 +24,10 @@ wildcard_constraints:
     protocol="|".join(p["name"] for p in config["protocols"]),
 
 
-# With --software-deployment-method conda every rule runs in the project's environment.
-CONDA_ENV = "../../environment.yml"
+# With --software-deployment-method conda each rule kind runs in its own pinned
+# environment (generated from requirements.lock by tools/lock.py): no torch for analysis.
+ANALYSIS_ENV = "../envs/analysis.yaml"
+TRAIN_ENV = "../envs/train.yaml"
 PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
 TRAIN_RESOURCES = config["resources"]["train"]
 ANALYSIS_RESOURCES = config["resources"]["analysis"]
@@ -55,7 +57,11 @@ def single_frequency_blocks(protocol):
 
 
 def sweep_blocks(protocol, taus=None):
-    return [path for blocks in paths.sweep_blocks(config, protocol, taus=taus).values() for path in blocks]
+    return [
+        path
+        for blocks in paths.sweep_blocks(config, protocol, taus=taus).values()
+        for path in blocks
+    ]
 
 
 def design_taus(protocol, rounds):
@@ -63,9 +69,15 @@ def design_taus(protocol, rounds):
     each round's next_tau, until one is null (read from the checkpoint outputs)."""
     taus = []
     for round_index in range(rounds):
-        record = checkpoints.design_round.get(protocol=protocol, round=round_index).output[0]
-        if not Path(record).exists():  # existed when the DAG was built, but is being remade (--forcerun)
-            raise IncompleteCheckpointException(checkpoints.design_round.rule, checkpoint_target(record))
+        record = checkpoints.design_round.get(
+            protocol=protocol, round=round_index
+        ).output[0]
+        if not Path(
+            record
+        ).exists():  # existed when the DAG was built, but is being remade (--forcerun)
+            raise IncompleteCheckpointException(
+                checkpoints.design_round.rule, checkpoint_target(record)
+            )
         next_tau = json.loads(Path(record).read_text())["next_tau"]
         if next_tau is None:
             break
@@ -83,7 +95,9 @@ def dense_blocks(protocol):
 
 def design_rounds(wildcards=None):
     return expand(
-        "results/design/{protocol}/round{round}.json", protocol=PROTOCOL_NAMES, round=range(ROUNDS)
+        "results/design/{protocol}/round{round}.json",
+        protocol=PROTOCOL_NAMES,
+        round=range(ROUNDS),
     )
 
 
@@ -99,7 +113,9 @@ def condition(stage):
             tau = tau_star(wildcards)
         elif stage == "train_sweep":
             tau = int(wildcards.tau)
-        return condition_section(config, Job(stage, protocol, tau, int(wildcards.block)))
+        return condition_section(
+            config, Job(stage, protocol, tau, int(wildcards.block))
+        )
 
     return section
 

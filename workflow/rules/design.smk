@@ -13,12 +13,12 @@ checkpoint design_round:
         "results/design/{protocol}/round{round}.json",
     log:
         "logs/design/{protocol}/round{round}.log",
-    params:
-        round=lambda wildcards: int(wildcards.round),
+    conda:
+        ANALYSIS_ENV
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
+    params:
+        round=lambda wildcards: int(wildcards.round),
     script:
         "../scripts/design_round.py"

@@ -19,15 +19,15 @@ rule predict:
         single_summary="results/predict/{protocol}/single_frequency.json",
     log:
         "logs/predict/{protocol}.log",
+    conda:
+        ANALYSIS_ENV
+    resources:
+        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
+        runtime=ANALYSIS_RESOURCES["runtime"],
     params:
         observable=config["observable"],
         analysis=config["analysis"],
         adaptive=config["adaptive"],
         protocol_entry=protocol_entry,
-    resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
     script:
         "../scripts/predict.py"

@@ -11,13 +11,13 @@ rule survival:
         qss="results/survival/qss.json",
     log:
         "logs/survival/survival.log",
-    params:
-        observable=config["observable"],
-        analysis=config["analysis"],
+    conda:
+        ANALYSIS_ENV
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
+    params:
+        observable=config["observable"],
+        analysis=config["analysis"],
     script:
         "../scripts/survival.py"

@@ -3,8 +3,12 @@
 
 rule tables:
     input:
-        validations=expand("results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES),
-        summaries=expand("results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES),
+        validations=expand(
+            "results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES
+        ),
+        summaries=expand(
+            "results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES
+        ),
         rounds=design_rounds,
     output:
         report(
@@ -15,10 +19,10 @@ rule tables:
         expand("results/tables/{name}.md", name=TABLE_NAMES),
     log:
         "logs/tables/tables.log",
+    conda:
+        ANALYSIS_ENV
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
     script:
         "../scripts/tables.py"

@@ -6,19 +6,19 @@ rule train_baseline:
         "results/train_baseline/block{block}.parquet",
     log:
         "logs/train_baseline/block{block}.log",
-    params:
-        stage="train_baseline",
-        protocol=None,
-        tau=None,
-        condition=condition("train_baseline"),
-        checkpoint_dir=CHECKPOINT_DIR,
+    conda:
+        TRAIN_ENV
     threads: config["training"]["threads"]
     resources:
         gpu=TRAIN_RESOURCES["gpu"],
         gpu_model=GPU_MODEL,
         mem_mb=TRAIN_RESOURCES["mem_mb"],
         runtime=TRAIN_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
+    params:
+        stage="train_baseline",
+        protocol=None,
+        tau=None,
+        condition=condition("train_baseline"),
+        checkpoint_dir=CHECKPOINT_DIR,
     script:
         "../scripts/train.py"

@@ -12,13 +12,13 @@ rule validate:
         measured="results/validate/{protocol}/measured_survival.parquet",
     log:
         "logs/validate/{protocol}.log",
-    params:
-        observable=config["observable"],
-        protocol_entry=protocol_entry,
+    conda:
+        ANALYSIS_ENV
     resources:
         mem_mb=ANALYSIS_RESOURCES["mem_mb"],
         runtime=ANALYSIS_RESOURCES["runtime"],
-    conda:
-        CONDA_ENV
+    params:
+        observable=config["observable"],
+        protocol_entry=protocol_entry,
     script:
         "../scripts/validate.py"

@@ -1,5 +1,11 @@
 """Thin glue: one round of the adaptive design → fptopt.pipeline.stages.design_round_stage."""
 
+import sys
+from pathlib import Path
+
+# The package from this checkout, also inside a rule's conda environment (workflow/envs/).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from fptopt.pipeline.stages import design_round_stage, group_sweep_blocks
 from fptopt.pipeline.workflow_glue import logging_to
 

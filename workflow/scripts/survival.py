@@ -1,6 +1,10 @@
 """Thin glue: the survival rule → fptopt.pipeline.stages.survival_stage."""
 
+import sys
 from pathlib import Path
+
+# The package from this checkout, also inside a rule's conda environment (workflow/envs/).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
 from fptopt.pipeline.stages import survival_stage
 from fptopt.pipeline.workflow_glue import logging_to

@@ -4,6 +4,12 @@ A job that asks for GPUs (``resources: gpu``) first claims its own devices, so
 parallel jobs on a multi-GPU machine never share one (fptopt.pipeline.gpu_slots).
 """
 
+import sys
+from pathlib import Path
+
+# The package from this checkout, also inside a rule's conda environment (workflow/envs/).
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from fptopt.pipeline.gpu_slots import gpu_slot
 from fptopt.pipeline.jobs import Job
 from fptopt.pipeline.train_job import run_training_job

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import yaml
 
-
 OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
                "regression": ("test_r2", "test_loss", "train_loss")}
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-
 STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
 # How replicas are executed, not what is computed: kept out of the hashed
 # condition (a result stays valid when only these change) and recorded in

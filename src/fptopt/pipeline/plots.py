@@ -101,7 +101,8 @@ def response(phi: pd.DataFrame):
     """φ(u) = P(T > τ* + u | T > τ*) per protocol, with pointwise CIs."""
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for protocol, curve in phi.groupby("protocol", sort=False):
-        line = axis.step(curve["u"], curve["phi"], where="post", label=f"{protocol} (τ* = {curve['tau_star'].iloc[0]})")[0]
+        label = f"{protocol} (τ* = {curve['tau_star'].iloc[0]})"
+        line = axis.step(curve["u"], curve["phi"], where="post", label=label)[0]
         axis.fill_between(curve["u"], curve["low"], curve["high"], step="post", alpha=0.2, color=line.get_color())
     axis.set(xlabel="epochs u after a perturbation in the QSS", ylabel="response φ(u)", ylim=(0, 1.05))
     axis.legend(fontsize=7)
@@ -131,8 +132,9 @@ def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mf
                   label="predicted, trusted" if (trusted & ~measured_flag).any() else None)
         design = pred[measured_flag]
         if not design.empty:
-            axis.errorbar(design["tau"], design["mfpt"], yerr=[design["mfpt"] - design["mfpt_low"].fillna(design["mfpt"]),
-                                                               design["mfpt_high"].fillna(design["mfpt"]) - design["mfpt"]],
+            low = design["mfpt_low"].fillna(design["mfpt"])
+            high = design["mfpt_high"].fillna(design["mfpt"])
+            axis.errorbar(design["tau"], design["mfpt"], yerr=[design["mfpt"] - low, high - design["mfpt"]],
                           fmt="s", color="black", capsize=3, label="measured (design)")
         sweep = validation[validation["protocol"] == protocol] if "protocol" in validation else validation.iloc[0:0]
         if not sweep.empty:
@@ -174,9 +176,9 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     """Draw every figure of the study from the stage outputs named in ``inputs``
     (keys: baseline, single, survival, single_survivals, qss, distance, predictions, summaries,
     responses, validations)."""
-    from .config import horizon as config_horizon
     import json
 
+    from .config import horizon as config_horizon
     from .provenance import read_table
     from .tables import baseline_final_value, validation_table
 
@@ -225,7 +227,8 @@ def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column
         pd.DataFrame({"condition": name, "protocol": "perturbed", "tau": result.tau_star, "t": c.t, "sf": c.sf,
                       "low": c.low, "high": c.high}) for name, c in (("baseline", result.baseline), (label, measured))])
     response_frame = pd.DataFrame({"protocol": "perturbed", "tau_star": result.tau_star, "u": result.response.u,
-                                   "phi": result.response.phi, "low": result.response.low, "high": result.response.high})
+                                   "phi": result.response.phi, "low": result.response.low,
+                                   "high": result.response.high})
     predictions = result.prediction_table().assign(protocol="perturbed")
     validation = result.validation_table()
     validation = (validation.rename(columns={"measured": "measured_mfpt"}).assign(protocol="perturbed")

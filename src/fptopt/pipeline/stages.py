@@ -13,21 +13,22 @@ import numpy as np
 import pandas as pd
 
 from ..stats.analyze import analyze, write_analysis
-from .config import horizon as config_horizon
-from .config import qss_settings
-from .jobs import Job, condition_section, protocol_config
 from ..stats.logs import trajectories_from_frame
-from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import first_passage, kaplan_meier
 from ..stats.validation import compare
+from .config import horizon as config_horizon
+from .config import qss_settings
+from .jobs import Job, condition_section, protocol_config
+from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
 
 
 class StaleInputError(ValueError):
     """An input table was made under another config than the current one."""
 
 
-def load_condition(paths, config: dict, stage: str, protocol: str | None = None, tau: int | None = None) -> pd.DataFrame:
+def load_condition(paths, config: dict, stage: str, protocol: str | None = None,
+                   tau: int | None = None) -> pd.DataFrame:
     """Concatenate the blocks of one condition, checking their provenance."""
     expected = config_hash(condition_section(config, Job(stage, protocol, tau, 0)))
     frames = []

@@ -198,7 +198,7 @@ def readme_block(results_dir) -> str:
              f"* **Baseline**: {base['replicas']} replicas, target {qss['target']} ({qss['direction']}), "
              f"{100 * base['censored_fraction']:.1f} % never reach it in {h} epochs; "
              f"⟨T ∧ {h}⟩ = {base['mfpt_restricted']:.1f} [{base['mfpt_low']:.1f}, {base['mfpt_high']:.1f}] epochs.",
-             f"* **QSS**: " + (f"t_q = {q['t_q']} (tolerance {q.get('tolerance')}, lag {q.get('lag')}); plateau hazard "
+             "* **QSS**: " + (f"t_q = {q['t_q']} (tolerance {q.get('tolerance')}, lag {q.get('lag')}); plateau hazard "
                                f"k = {q['hazard']:.3f} [{q['hazard_low']:.3f}, {q['hazard_high']:.3f}] per epoch."
                                if q["found"] else "not found."), "",
              "**The answer per protocol** (`results/tables/optimum.csv`):", ""]

@@ -369,8 +369,11 @@ def _run_analyze(args: argparse.Namespace) -> int:
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
         _, baseline = read_trajectories(args.baseline, args.column, args.format, per_epoch)
-        perturbed = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in perturbed_paths.items()}
-        sweeps = {tau: read_trajectories(path, args.column, args.format, per_epoch)[1] for tau, path in sweep_paths.items()}
+        def read(path):
+            return read_trajectories(path, args.column, args.format, per_epoch)[1]
+
+        perturbed = {tau: read(path) for tau, path in perturbed_paths.items()}
+        sweeps = {tau: read(path) for tau, path in sweep_paths.items()}
         named = {"--baseline " + str(args.baseline): baseline} | {
             f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
         _check_replica_counts(named, args.min_replicas)

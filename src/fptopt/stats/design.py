@@ -149,7 +149,10 @@ def pooled_response(fp: FirstPassage, tau_m: int, horizon: int | None = None):
 
     Examples
     --------
-    A full restart renews exactly: its pooled response is the baseline's ``Ψ``.
+    Four replicas of a run perturbed every 10 epochs pass at epochs 3, 12 and
+    25 or are censored at 40. Age 2 pools epochs 12, 22 and 32 (1 passage
+    among 3 + 2 + 1 at risk), age 5 pools epochs 15, 25 and 35 (1 among
+    2 + 2 + 1); the first cycle (epoch 3) is unperturbed and not pooled:
 
     >>> import numpy as np
     >>> from fptopt.stats.survival import FirstPassage
@@ -157,7 +160,7 @@ def pooled_response(fp: FirstPassage, tau_m: int, horizon: int | None = None):
     ...                   np.full(4, 40), 40, 1.0, "above")
     >>> phi, k = pooled_response(fp, 10)
     >>> phi.round(3).tolist()
-    [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    [1.0, 1.0, 0.833, 0.833, 0.833, 0.667, 0.667, 0.667, 0.667, 0.667, 0.667]
     """
     horizon = fp.horizon if horizon is None else int(horizon)
     d, r = weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon)

@@ -82,7 +82,8 @@ def _extract(cls, archive: Path, root: Path) -> None:
     try:
         extract_archive(str(archive), str(root))
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise ValueError(f"{archive}: cannot be extracted ({error}). Delete it and fetch it again from {cls.url}.") from error
+        raise ValueError(f"{archive}: cannot be extracted ({error}). "
+                         f"Delete it and fetch it again from {cls.url}.") from error
 
 
 def _diagnose(cls, root: Path) -> None:

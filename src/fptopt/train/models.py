@@ -10,7 +10,6 @@ needs, come from that replica's own generator.  No I/O happens in this module.
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
