@@ -7,7 +7,9 @@ every protocol, plus the unperturbed baseline), in the tidy layout of
 ``tests/data/dense_default``: ``first_passage.parquet`` with the columns
 protocol (``"none"`` for the baseline), tau (0 for the baseline), replica, time
 (epoch of first passage or of censoring) and observed, and ``meta.json`` with
-at least the horizon (and ``tau_star`` for fptopt; else ``--tau-star``).
+at least the horizon (and ``tau_star`` for fptopt; else ``--tau-star``). A
+``condition`` column, when present, selects the sweep's own rows
+(``--condition-prefix``, default ``train_sweep``; see :func:`dense_rows`).
 
 Rules, the same for every method:
 
@@ -59,6 +61,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -570,10 +573,13 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke test: first protocol, R = 50, 4 repeats, "
                                                              "20 trials, 2 rounds")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, help=f"default: {_relative(DEFAULT_OUT)}; with --quick, a file in the "
+                                                  "temporary folder (a smoke test never overwrites the results)")
     parser.add_argument("--figure", type=Path, help="default: the JSON's path with .png")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")
     args = parser.parse_args(argv)
+    quick_out = Path(tempfile.gettempdir()) / "search_comparison_quick.json"
+    args.out = args.out or (quick_out if args.quick and not args.plot_only else DEFAULT_OUT)
     args.figure = args.figure or args.out.with_suffix(".png")
     if args.quick:
         args.replicas = args.replicas or 50

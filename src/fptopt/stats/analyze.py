@@ -126,7 +126,7 @@ class AnalysisResult:
             "optimal_measured": m.optimal_measured, "optimal_trusted": m.optimal_trusted,
             "optimal_tau_low": m.optimal_tau_low if boot else None,
             "optimal_tau_high": m.optimal_tau_high if boot else None,
-            "speedup": m.speedup,
+            "speedup": m.speedup, "speedup_baseline_mfpt": m.baseline_mfpt,
             "speedup_low": m.speedup_low if boot else None,
             "speedup_high": m.speedup_high if boot else None,
             "next_tau": m.next_tau,
