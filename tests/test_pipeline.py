@@ -103,23 +103,24 @@ def test_validation_table_schema_and_ranges(tiny_run):
 
 
 def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):
-    """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), where φ pools the
-    hazards of the τ* = 8 run by age since its last perturbation; recomputed by
-    hand from the saved Kaplan–Meier counts."""
+    """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), summed by hand from the
+    saved unperturbed Ψ and the saved response of the τ* = 8 run; and that response is the
+    hazards of the τ* run pooled by age since its last perturbation, recomputed from its counts."""
     horizon, tau_star = 24, 8
-    curves = pd.read_parquet(tiny_run / "results/survival/survival.parquet")
-    psi = curves[curves["condition"] == "baseline"].sort_values("t")["sf"].to_numpy()
+    closure = pd.read_parquet(tiny_run / "results/predict/shrink_perturb/closure.parquet")
+    psi = closure[closure["curve"] == "unperturbed"].sort_values("t")["value"].to_numpy()
+    phi = closure[(closure["curve"] == "response") & (closure["tau_m"] == tau_star)].sort_values("t")["value"].to_numpy()
     single = pd.read_parquet(tiny_run / "results/predict/shrink_perturb/single_frequency_survival.parquet")
     events = single.sort_values("t")["n_events"].to_numpy()
     at_risk = single.sort_values("t")["n_at_risk"].to_numpy()
-    phi = [1.0]
+    pooled = [1.0]
     for age in range(1, tau_star + 1):
         d = sum(events[t] for t in range(tau_star + age, horizon + 1, tau_star))
         r = sum(at_risk[t] for t in range(tau_star + age, horizon + 1, tau_star))
-        phi.append(phi[-1] * (1 - d / r))
+        pooled.append(pooled[-1] * (1 - d / r))
+    np.testing.assert_allclose(phi[: tau_star + 1], pooled, rtol=1e-12)
     prediction = pd.read_csv(tiny_run / "results/predict/shrink_perturb/prediction.csv").set_index("tau")
-    predicted_from_tau_star = prediction[(prediction["source_tau"] == tau_star) & ~prediction["measured"]
-                                         & (prediction.index < tau_star)]
+    predicted_from_tau_star = prediction[(prediction["source_tau"] == tau_star) & ~prediction["measured"]]
     assert not predicted_from_tau_star.empty
     for tau in predicted_from_tau_star.index:
         expected = 0.0

@@ -75,30 +75,15 @@ def _validate(args, config):
 def _figures(args, config):
     from .pipeline.plots import figures_stage
 
-    names = [p["name"] for p in config["protocols"]]
-    root = Path(args.results)
-    inputs = {"baseline": paths.baseline_blocks(config, root),
-              "single": paths.single_frequency_blocks(config, names[0], root),
-              "survival": root / paths.SURVIVAL_DIR / "survival.parquet",
-              "single_survivals": [Path(paths.predict_dir(n, root)) / "single_frequency_survival.parquet"
-                                   for n in names],
-              "qss": root / paths.SURVIVAL_DIR / "qss.json",
-              "distance": root / paths.SURVIVAL_DIR / "qss_distance.parquet",
-              "predictions": [Path(paths.predict_dir(n, root)) / "prediction.csv" for n in names],
-              "summaries": [Path(paths.predict_dir(n, root)) / "summary.json" for n in names],
-              "responses": [Path(paths.predict_dir(n, root)) / "response.parquet" for n in names],
-              "validations": [Path(paths.validate_dir(n, root)) / "validation.parquet" for n in names]}
-    figures_stage(config, inputs, root / paths.FIGURES_DIR)
+    figures_stage(config, paths.figure_inputs(config, args.results), Path(args.results) / paths.FIGURES_DIR)
 
 
 def _tables(args, config):
     from .pipeline.tables import tables_stage
 
-    names = [p["name"] for p in config["protocols"]]
-    rounds = [paths.design_round(n, r, args.results) for n in names for r in range(config["adaptive"]["rounds"])]
-    tables_stage(config, [Path(paths.validate_dir(n, args.results)) / "validation.parquet" for n in names],
-                 [Path(paths.predict_dir(n, args.results)) / "summary.json" for n in names],
-                 [r for r in rounds if Path(r).exists()], Path(args.results) / paths.TABLES_DIR)
+    inputs = paths.table_inputs(config, args.results)
+    tables_stage(config, inputs["validations"], inputs["summaries"],
+                 [r for r in inputs["rounds"] if Path(r).exists()], Path(args.results) / paths.TABLES_DIR)
 
 
 STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _validate,

@@ -93,14 +93,6 @@ def dense_blocks(protocol):
     return sweep_blocks(protocol, range(1, config["regret"]["max_tau"] + 1))
 
 
-def design_rounds(wildcards=None):
-    return expand(
-        "results/design/{protocol}/round{round}.json",
-        protocol=PROTOCOL_NAMES,
-        round=range(ROUNDS),
-    )
-
-
 def condition(stage):
     """The part of the config a training job's result depends on (what its
     table's hash covers): as a rule's params, a change to it, and only to it,

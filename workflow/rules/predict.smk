@@ -15,6 +15,7 @@ rule predict:
         summary="results/predict/{protocol}/summary.json",
         response="results/predict/{protocol}/response.parquet",
         renewal="results/predict/{protocol}/renewal.parquet",
+        closure="results/predict/{protocol}/closure.parquet",
         single_survival="results/predict/{protocol}/single_frequency_survival.parquet",
         single_summary="results/predict/{protocol}/single_frequency.json",
     log:

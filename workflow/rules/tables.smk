@@ -3,13 +3,7 @@
 
 rule tables:
     input:
-        validations=expand(
-            "results/validate/{protocol}/validation.parquet", protocol=PROTOCOL_NAMES
-        ),
-        summaries=expand(
-            "results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES
-        ),
-        rounds=design_rounds,
+        unpack(lambda wildcards: paths.table_inputs(config)),
     output:
         report(
             expand("results/tables/{name}.csv", name=TABLE_NAMES),

@@ -68,3 +68,33 @@ def predict_dir(protocol: str, root="results") -> str:
 
 def validate_dir(protocol: str, root="results") -> str:
     return _under(root, VALIDATE_DIR, protocol=protocol)
+
+
+def figure_inputs(config: dict, root="results") -> dict:
+    """Every file the figures are drawn from, by name: the figures rule's input
+    (``unpack``) and ``fptopt figures`` alike."""
+    names = [entry["name"] for entry in config["protocols"]]
+    root = Path(root)
+
+    def per_protocol(folder, name):
+        return [str(Path(folder(protocol, root)) / name) for protocol in names]
+
+    return {"baseline": baseline_blocks(config, root),
+            "single": single_frequency_blocks(config, names[0], root),
+            "survival": str(root / SURVIVAL_DIR / "survival.parquet"),
+            "single_survivals": per_protocol(predict_dir, "single_frequency_survival.parquet"),
+            "qss": str(root / SURVIVAL_DIR / "qss.json"),
+            "distance": str(root / SURVIVAL_DIR / "qss_distance.parquet"),
+            "predictions": per_protocol(predict_dir, "prediction.csv"),
+            "summaries": per_protocol(predict_dir, "summary.json"),
+            "responses": per_protocol(predict_dir, "response.parquet"),
+            "validations": per_protocol(validate_dir, "validation.parquet")}
+
+
+def table_inputs(config: dict, root="results") -> dict:
+    """Every file the summary tables are made from, by name: the tables rule's
+    input (``unpack``) and ``fptopt tables`` alike."""
+    names = [entry["name"] for entry in config["protocols"]]
+    return {"validations": [str(Path(validate_dir(n, root)) / "validation.parquet") for n in names],
+            "summaries": [str(Path(predict_dir(n, root)) / "summary.json") for n in names],
+            "rounds": [design_round(n, r, root) for n in names for r in range(config["adaptive"]["rounds"])]}

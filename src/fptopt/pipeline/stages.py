@@ -172,7 +172,9 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
                   design_paths: dict | None = None) -> None:
     """Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from baseline + τ* +
     the adaptive design's frequencies, with bootstrap CIs, the optimum and
-    ``next_tau``; the responses φ_m and the renewal check of every measured run."""
+    ``next_tau``; the responses φ_m and the renewal check of every measured run,
+    and ``closure.parquet``: the pooled unperturbed Ψ(t) and the continued
+    pooled φ_m(u) of every measured period that the closure used."""
     design_paths = design_paths or {}
     tau_star = protocol_config(config, protocol)["tau_star"]
     result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
@@ -187,6 +189,12 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     meta = provenance(config, stage="predict", protocol=protocol)
     write_table(phi, Path(out_dir) / "response.parquet", meta)
     write_table(result.renewal.assign(protocol=protocol), Path(out_dir) / "renewal.parquet", meta)
+    multi = result.multi
+    closure = [pd.DataFrame({"protocol": protocol, "curve": "unperturbed", "tau_m": 0,
+                             "t": np.arange(multi.unperturbed.size), "value": multi.unperturbed})]
+    closure += [pd.DataFrame({"protocol": protocol, "curve": "response", "tau_m": tau_m,
+                              "t": np.arange(phi.size), "value": phi}) for tau_m, phi in multi.responses.items()]
+    write_table(pd.concat(closure, ignore_index=True), Path(out_dir) / "closure.parquet", meta)
     single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
     condition = f"train_single_frequency/{protocol}/tau{tau_star}"
     *_, curve, _, measured = _condition_survival(single, config, condition, protocol, tau_star)

@@ -72,7 +72,9 @@ class MultiFrequencyResult:
     own response), ``mfpt[i]`` the value that counts (measured where
     ``measured[i]``); ``mfpt_low/high`` its percentile bootstrap interval (NaN
     without bootstrap). ``curves[i]`` is ``Ψ_τ(t)``, ``t = 0..H`` (measured
-    Kaplan–Meier curve at measured periods)."""
+    Kaplan–Meier curve at measured periods). ``unperturbed`` is the pooled
+    unperturbed ``Ψ(t)`` and ``responses[τ_m]`` the continued pooled ``φ_m(u)``
+    the closure used."""
 
     taus: np.ndarray
     mfpt: np.ndarray
@@ -98,6 +100,8 @@ class MultiFrequencyResult:
     trust_ratio: float
     n_resamples: int
     confidence_level: float
+    unperturbed: np.ndarray | None = None
+    responses: dict | None = None
 
     @property
     def measured_taus(self) -> list[int]:
@@ -243,7 +247,8 @@ def multi_frequency(baseline: FirstPassage, runs: dict, taus, horizon: int,
         grid, value, low, high, point["predicted"][0], curves, measured, sources, trusted, extrapolated,
         horizon, baseline_mfpt, *map(float, interval["baseline"]), int(grid[best]), float(value[best]),
         *map(float, interval["tau"]), baseline_mfpt / float(value[best]), *map(float, interval["speedup"]),
-        float(trust_ratio), int(n_resamples), float(confidence_level))
+        float(trust_ratio), int(n_resamples), float(confidence_level), point["psi"][0],
+        {tau: phi[0] for tau, phi in point["responses"].items()})
 
 
 def _sources(grid: np.ndarray, measured_taus: np.ndarray) -> np.ndarray:
@@ -276,18 +281,20 @@ def _evaluate(baseline, runs, grid, sources, measured, horizon, weights):
     batch = psi.shape[0]
     predicted_curves = np.full((batch, grid.size, horizon + 1), np.nan)
     measured_curves = np.full((batch, grid.size, horizon + 1), np.nan)
-    phi_start = {}
+    phi_start, responses = {}, {}
     length = max(int(grid.max()), horizon)
     for tau_m, (d_m, r_m) in run_counts.items():
         phi, k = pooled_response_counts(d_m, r_m, tau_m, horizon)
         phi_start[tau_m] = phi[0, 1] if weights is None else np.nan
+        responses[tau_m] = extend_response(phi, k, length)
         served = np.flatnonzero(sources == tau_m)
-        predicted_curves[:, served] = periodic_survival(psi, extend_response(phi, k, length), grid[served], horizon)
+        predicted_curves[:, served] = periodic_survival(psi, responses[tau_m], grid[served], horizon)
         measured_curves[:, grid == tau_m] = survival_matrix(d_m, r_m)[:, None, :]
     return {"baseline": psi[:, :horizon].sum(axis=-1),
             "predicted": predicted_curves[..., :horizon].sum(axis=-1),
             "measured": np.where(measured, measured_curves[..., :horizon].sum(axis=-1), np.nan),
-            "curves": predicted_curves, "measured_curves": measured_curves, "phi_start": phi_start}
+            "curves": predicted_curves, "measured_curves": measured_curves, "phi_start": phi_start,
+            "psi": psi, "responses": responses}
 
 
 def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, seed, chunk_size):
