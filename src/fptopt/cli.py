@@ -51,7 +51,7 @@ def _train(args, config):
 def _survival(args, config):
     from .pipeline.stages import survival_stage
 
-    survival_stage(config, paths.baseline_blocks(config, args.results), Path(args.results) / paths.SURVIVAL_DIR)
+    survival_stage(config, paths.baseline_blocks(config, args.results), paths.survival_outputs(args.results))
 
 
 def _predict(args, config):
@@ -60,16 +60,17 @@ def _predict(args, config):
     taus = paths.design_taus(config, args.protocol, args.results)
     predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
                   paths.single_frequency_blocks(config, args.protocol, args.results),
-                  paths.predict_dir(args.protocol, args.results),
+                  paths.predict_outputs(args.protocol, args.results),
                   paths.sweep_blocks(config, args.protocol, args.results, taus=taus))
 
 
 def _validate(args, config):
     from .pipeline.stages import validate_stage
 
-    validate_stage(config, args.protocol, paths.predict_dir(args.protocol, args.results),
+    predicted = paths.predict_outputs(args.protocol, args.results)
+    validate_stage(config, args.protocol, predicted["prediction"], predicted["survival"],
                    paths.sweep_blocks(config, args.protocol, args.results),
-                   paths.baseline_blocks(config, args.results), paths.validate_dir(args.protocol, args.results))
+                   paths.baseline_blocks(config, args.results), paths.validate_outputs(args.protocol, args.results))
 
 
 def _figures(args, config):

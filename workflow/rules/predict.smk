@@ -10,14 +10,7 @@ rule predict:
         design=lambda wildcards: design_blocks(wildcards.protocol, ROUNDS),
         qss="results/survival/qss.json",
     output:
-        prediction="results/predict/{protocol}/prediction.csv",
-        survival="results/predict/{protocol}/prediction_survival.csv",
-        summary="results/predict/{protocol}/summary.json",
-        response="results/predict/{protocol}/response.parquet",
-        renewal="results/predict/{protocol}/renewal.parquet",
-        closure="results/predict/{protocol}/closure.parquet",
-        single_survival="results/predict/{protocol}/single_frequency_survival.parquet",
-        single_summary="results/predict/{protocol}/single_frequency.json",
+        **paths.predict_outputs(),
     log:
         "logs/predict/{protocol}.log",
     conda:

@@ -5,10 +5,7 @@ rule survival:
     input:
         baseline=baseline_blocks,
     output:
-        first_passage="results/survival/first_passage.parquet",
-        survival="results/survival/survival.parquet",
-        distance="results/survival/qss_distance.parquet",
-        qss="results/survival/qss.json",
+        **paths.survival_outputs(),
     log:
         "logs/survival/survival.log",
     conda:

@@ -8,8 +8,7 @@ rule validate:
         sweep=lambda wildcards: sweep_blocks(wildcards.protocol),
         baseline=baseline_blocks,
     output:
-        validation="results/validate/{protocol}/validation.parquet",
-        measured="results/validate/{protocol}/measured_survival.parquet",
+        **paths.validate_outputs(),
     log:
         "logs/validate/{protocol}.log",
     conda:

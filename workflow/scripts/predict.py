@@ -11,5 +11,5 @@ from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     predict_stage(snakemake.config, snakemake.wildcards.protocol, list(snakemake.input.baseline),  # noqa: F821
-                  list(snakemake.input.single), Path(snakemake.output.prediction).parent,  # noqa: F821
+                  list(snakemake.input.single), dict(snakemake.output.items()),  # noqa: F821
                   group_sweep_blocks(snakemake.input.design))  # noqa: F821

@@ -12,6 +12,6 @@ from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     config, protocol = snakemake.config, snakemake.wildcards.protocol  # noqa: F821
-    validate_stage(config, protocol, Path(snakemake.input.prediction).parent,  # noqa: F821
+    validate_stage(config, protocol, snakemake.input.prediction, snakemake.input.survival,  # noqa: F821
                    paths.sweep_blocks(config, protocol), list(snakemake.input.baseline),  # noqa: F821
-                   Path(snakemake.output.validation).parent)  # noqa: F821
+                   dict(snakemake.output.items()))  # noqa: F821

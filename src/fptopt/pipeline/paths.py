@@ -98,3 +98,25 @@ def table_inputs(config: dict, root="results") -> dict:
     return {"validations": [str(Path(validate_dir(n, root)) / "validation.parquet") for n in names],
             "summaries": [str(Path(predict_dir(n, root)) / "summary.json") for n in names],
             "rounds": [design_round(n, r, root) for n in names for r in range(config["adaptive"]["rounds"])]}
+
+
+def survival_outputs(root="results") -> dict[str, str]:
+    """The survival stage's files by name: the rule's ``output`` and ``fptopt survival`` alike."""
+    folder = Path(root) / SURVIVAL_DIR
+    return {"first_passage": str(folder / "first_passage.parquet"), "survival": str(folder / "survival.parquet"),
+            "distance": str(folder / "qss_distance.parquet"), "qss": str(folder / "qss.json")}
+
+
+def predict_outputs(protocol: str = "{protocol}", root="results") -> dict[str, str]:
+    """The predict stage's files by name (``{protocol}`` left as a wildcard by default)."""
+    folder = Path(root) / PREDICT_DIR.format(protocol=protocol)
+    names = {"prediction": "prediction.csv", "survival": "prediction_survival.csv", "summary": "summary.json",
+             "response": "response.parquet", "renewal": "renewal.parquet", "closure": "closure.parquet",
+             "single_survival": "single_frequency_survival.parquet", "single_summary": "single_frequency.json"}
+    return {key: str(folder / name) for key, name in names.items()}
+
+
+def validate_outputs(protocol: str = "{protocol}", root="results") -> dict[str, str]:
+    """The validate stage's files by name (``{protocol}`` left as a wildcard by default)."""
+    folder = Path(root) / VALIDATE_DIR.format(protocol=protocol)
+    return {"validation": str(folder / "validation.parquet"), "measured": str(folder / "measured_survival.parquet")}

@@ -85,15 +85,16 @@ def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, proto
             _passage_frame(fp, replicas, condition, protocol, tau), summary)
 
 
-def survival_stage(config: dict, baseline_paths, out_dir) -> None:
+def survival_stage(config: dict, baseline_paths, outputs: dict) -> None:
     """Baseline Kaplan–Meier curve, restricted MFPT and QSS detection.
 
-    Writes ``first_passage.parquet`` (one row per replica), ``survival.parquet``
-    (one row per t), ``qss.json`` and ``qss_distance.parquet`` (one row per
-    compared epoch: the KS distance to ``lag`` epochs later, its interval and
-    whether it is within ``analysis.qss.tolerance``).
+    Writes ``outputs["first_passage"]`` (one row per replica),
+    ``outputs["survival"]`` (one row per t), ``outputs["qss"]`` (JSON) and
+    ``outputs["distance"]`` (one row per compared epoch: the KS distance to
+    ``lag`` epochs later, its interval and whether it is within
+    ``analysis.qss.tolerance``); :func:`fptopt.pipeline.paths.survival_outputs`
+    names them.
     """
-    out_dir = Path(out_dir)
     column, target, direction = _observable(config)
     frame = load_condition(baseline_paths, config, "train_baseline")
     values, fp, curve, passages, baseline = _condition_survival(frame, config, "baseline", "none", 0)
@@ -107,10 +108,10 @@ def survival_stage(config: dict, baseline_paths, out_dir) -> None:
                "baseline_plateau": {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
                                     "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
     meta = provenance(config, stage="survival")
-    write_table(passages, out_dir / "first_passage.parquet", meta)
-    write_table(curve, out_dir / "survival.parquet", meta)
-    write_table(distance_table(qss), out_dir / "qss_distance.parquet", meta)
-    write_json({**summary, "provenance": meta}, out_dir / "qss.json")
+    write_table(passages, outputs["first_passage"], meta)
+    write_table(curve, outputs["survival"], meta)
+    write_table(distance_table(qss), outputs["distance"], meta)
+    write_json({**summary, "provenance": meta}, outputs["qss"])
 
 
 def prediction_taus(config: dict, protocol: str) -> list[int]:
@@ -168,38 +169,42 @@ def design_round_stage(config: dict, protocol: str, round_index: int, baseline_p
     write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
 
 
-def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out_dir,
+def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, outputs: dict,
                   design_paths: dict | None = None) -> None:
     """Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from baseline + τ* +
     the adaptive design's frequencies, with bootstrap CIs, the optimum and
     ``next_tau``; the responses φ_m and the renewal check of every measured run,
-    and ``closure.parquet``: the pooled unperturbed Ψ(t) and the continued
-    pooled φ_m(u) of every measured period that the closure used."""
+    and ``outputs["closure"]``: the pooled unperturbed Ψ(t) and the continued
+    pooled φ_m(u) of every measured period that the closure used. The files
+    are ``outputs[name]`` (:func:`fptopt.pipeline.paths.predict_outputs`)."""
     design_paths = design_paths or {}
     tau_star = protocol_config(config, protocol)["tau_star"]
     result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
                                                *(q for paths in design_paths.values() for q in paths)]}
-    write_analysis(result, out_dir, inputs, extra_summary={"protocol": protocol, "replica_epochs": replica_epochs,
-                                                           "rounds": config["adaptive"]["rounds"]})
+    destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
+                    "summary.json": outputs["summary"]}
+    write_analysis(result, inputs_hashes=inputs, destinations=destinations,
+                   extra_summary={"protocol": protocol, "replica_epochs": replica_epochs,
+                                  "rounds": config["adaptive"]["rounds"]})
     response = result.response
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
                         "phi": response.phi, "low": low, "high": high})
     meta = provenance(config, stage="predict", protocol=protocol)
-    write_table(phi, Path(out_dir) / "response.parquet", meta)
-    write_table(result.renewal.assign(protocol=protocol), Path(out_dir) / "renewal.parquet", meta)
+    write_table(phi, outputs["response"], meta)
+    write_table(result.renewal.assign(protocol=protocol), outputs["renewal"], meta)
     multi = result.multi
     closure = [pd.DataFrame({"protocol": protocol, "curve": "unperturbed", "tau_m": 0,
                              "t": np.arange(multi.unperturbed.size), "value": multi.unperturbed})]
     closure += [pd.DataFrame({"protocol": protocol, "curve": "response", "tau_m": tau_m,
                               "t": np.arange(phi.size), "value": phi}) for tau_m, phi in multi.responses.items()]
-    write_table(pd.concat(closure, ignore_index=True), Path(out_dir) / "closure.parquet", meta)
+    write_table(pd.concat(closure, ignore_index=True), outputs["closure"], meta)
     single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
     condition = f"train_single_frequency/{protocol}/tau{tau_star}"
     *_, curve, _, measured = _condition_survival(single, config, condition, protocol, tau_star)
-    write_table(curve, Path(out_dir) / "single_frequency_survival.parquet", meta)
-    write_json({**measured, "condition": condition, "provenance": meta}, Path(out_dir) / "single_frequency.json")
+    write_table(curve, outputs["single_survival"], meta)
+    write_json({**measured, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
 
 def _accuracy_summary(values: np.ndarray, h: int) -> dict:
@@ -215,15 +220,16 @@ def _accuracy_summary(values: np.ndarray, h: int) -> dict:
     return out
 
 
-def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dict[int, list],
-                   baseline_paths, out_dir) -> None:
-    """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period."""
+def validate_stage(config: dict, protocol: str, prediction_path, prediction_survival_path,
+                   sweep_paths: dict[int, list], baseline_paths, outputs: dict) -> None:
+    """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period; writes
+    ``outputs["validation"]`` and ``outputs["measured"]``
+    (:func:`fptopt.pipeline.paths.validate_outputs`)."""
     column, target, direction = _observable(config)
     h = config_horizon(config)
     level = config["analysis"]["confidence_level"]
-    prediction_dir = Path(prediction_dir)
-    prediction = read_table(prediction_dir / "prediction.csv").set_index("tau")
-    curves = read_table(prediction_dir / "prediction_survival.csv")
+    prediction = read_table(prediction_path).set_index("tau")
+    curves = read_table(prediction_survival_path)
     rows, measured_curves = [], []
     baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
     rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, h)})
@@ -241,9 +247,8 @@ def validate_stage(config: dict, protocol: str, prediction_dir, sweep_paths: dic
         measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
                                             protocol, tau))
     meta = provenance(config, stage="validate", protocol=protocol)
-    out_dir = Path(out_dir)
-    write_table(pd.DataFrame(rows), out_dir / "validation.parquet", meta)
-    write_table(pd.concat(measured_curves, ignore_index=True), out_dir / "measured_survival.parquet", meta)
+    write_table(pd.DataFrame(rows), outputs["validation"], meta)
+    write_table(pd.concat(measured_curves, ignore_index=True), outputs["measured"], meta)
 
 
 def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], dense_paths: dict[str, dict[int, list]],

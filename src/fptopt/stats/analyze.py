@@ -238,11 +238,12 @@ def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
     return grid
 
 
-def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None = None,
-                   extra_summary: dict | None = None) -> list[Path]:
+def write_analysis(result: AnalysisResult, out_dir=None, inputs_hashes: dict | None = None,
+                   extra_summary: dict | None = None, destinations: dict | None = None) -> list[Path]:
     """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json`` and
-    (with sweeps) ``validation.csv`` into ``out_dir``.  Every file is rendered in
-    memory, written to a temporary file, then renamed (``os.replace``)."""
+    (with sweeps) ``validation.csv`` into ``out_dir``, or each to the path
+    ``destinations[name]`` gives (the pipeline's explicit outputs). Every file
+    is rendered in memory, written to a temporary file, then renamed (``os.replace``)."""
     summary = result.summary() | dict(extra_summary or {}) | {"inputs": dict(inputs_hashes or {}),
                                                               "fptopt_version": __version__}
     contents = {"prediction.csv": result.prediction_table().to_csv(index=False),
@@ -250,23 +251,27 @@ def write_analysis(result: AnalysisResult, out_dir, inputs_hashes: dict | None =
                 "summary.json": json.dumps(_jsonable(summary), indent=2) + "\n"}
     if result.validation:
         contents["validation.csv"] = result.validation_table().to_csv(index=False)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if destinations is None:
+        if out_dir is None:
+            raise ValueError("write_analysis needs out_dir or destinations")
+        destinations = {name: Path(out_dir) / name for name in contents}
+    targets = {name: Path(destinations[name]) for name in contents if name in destinations}
     temporary = {}
     try:
-        for name, text in contents.items():
-            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+        for name, target in targets.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with os.fdopen(handle, "w") as stream:
-                stream.write(text)
+                stream.write(contents[name])
             os.chmod(temp_name, _FILE_MODE)
             temporary[name] = temp_name
         for name, temp_name in temporary.items():
-            os.replace(temp_name, out_dir / name)
+            os.replace(temp_name, targets[name])
     finally:
         for temp_name in temporary.values():
             if os.path.exists(temp_name):
                 os.remove(temp_name)
-    return [out_dir / name for name in contents]
+    return list(targets.values())
 
 
 _UMASK = os.umask(0)
