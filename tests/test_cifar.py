@@ -21,19 +21,11 @@ import torch
 from torch import nn
 from torchvision.datasets import CIFAR10, CIFAR100
 
+from fptopt.train import training
 from fptopt.train.cifar import CIFAR_MEAN, CIFAR_STD
 from fptopt.train.data import Dataset, load_dataset
 from fptopt.train.models import build_model, draw_initial_state
 from fptopt.train.protocols import Schedule, get_protocol
-from fptopt.train.training import (
-    DATA_STREAM,
-    INIT_STREAM,
-    Perturbation,
-    ReplicaStack,
-    TrainSettings,
-    replica_generator,
-    train_block,
-)
 
 N_TRAIN, N_TEST = 130, 125  # batch 125: one step per epoch, the partial batch of 5 dropped
 
@@ -190,17 +182,17 @@ def test_batchnorm_buffers_of_the_stack_match_a_plain_module(engine, channels_la
     dataset = Dataset("fake", x, y, x[:32].clone(), y[:32].clone(), "classification", 10)
     template = build_model("resnet18_cifar", (3, 32, 32), 10, width=8).double()
     seeds = [11, 22]
-    settings = TrainSettings(epochs=1, batch_size=16, optimizer_options={"lr": 0.01, "momentum": 0.9},
+    settings = training.TrainSettings(epochs=1, batch_size=16, optimizer_options={"lr": 0.01, "momentum": 0.9},
                              engine=engine, channels_last=channels_last)
-    stack = ReplicaStack(template, dataset, seeds, settings)
+    stack = training.ReplicaStack(template, dataset, seeds, settings)
     if channels_last:
         assert stack.params["conv1.weight"][0].is_contiguous(memory_format=torch.channels_last)
     stack.run_epoch(None)
     for k, seed in enumerate(seeds):
         model = copy.deepcopy(template)
-        model.load_state_dict(draw_initial_state(template, replica_generator(seed, INIT_STREAM)))
+        model.load_state_dict(draw_initial_state(template, training.replica_generator(seed, training.INIT_STREAM)))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        order = torch.randperm(64, generator=replica_generator(seed, DATA_STREAM))
+        order = torch.randperm(64, generator=training.replica_generator(seed, training.DATA_STREAM))
         model.train()
         for step in range(4):
             index = order[step * 16:(step + 1) * 16]
@@ -223,17 +215,17 @@ def test_perturbations_act_on_batchnorm_state_as_specified():
     x = torch.randn(32, 3, 32, 32)
     dataset = Dataset("fake", x, torch.randint(0, 10, (32,)), x[:16], torch.randint(0, 10, (16,)), "classification", 10)
     template = build_model("resnet18_cifar", (3, 32, 32), 10, width=4)
-    stack = ReplicaStack(template, dataset, [1, 2], TrainSettings(epochs=1, batch_size=16))
+    stack = training.ReplicaStack(template, dataset, [1, 2], training.TrainSettings(epochs=1, batch_size=16))
     stack.train_epoch()
     before = {k: v.detach().clone() for k, v in {**stack.params, **stack.buffers}.items()}
-    stack.perturb(Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=1)))
+    stack.perturb(training.Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=1)))
     # fresh BatchNorm state is weight 1, bias 0, mean 0, var 1: S&P acts on all of it
     torch.testing.assert_close(stack.buffers["bn1.running_var"], 0.4 * before["bn1.running_var"] + 0.1)
     torch.testing.assert_close(stack.buffers["bn1.running_mean"], 0.4 * before["bn1.running_mean"])
     torch.testing.assert_close(stack.params["bn1.weight"].detach(), 0.4 * before["bn1.weight"] + 0.1)
     assert torch.equal(stack.buffers["bn1.num_batches_tracked"], before["bn1.num_batches_tracked"])
     kept = {k: v.detach().clone() for k, v in {**stack.params, **stack.buffers}.items()}
-    stack.perturb(Perturbation(get_protocol("partial_reset"), {"fraction": 0.2}, Schedule(period=1)))
+    stack.perturb(training.Perturbation(get_protocol("partial_reset"), {"fraction": 0.2}, Schedule(period=1)))
     for name in ("bn1.weight", "bn1.bias", "bn1.running_var", "linear.bias"):  # only Linear/Conv weights change
         live = stack.buffers.get(name, stack.params.get(name))
         assert torch.equal(live.detach(), kept[name])
@@ -249,12 +241,12 @@ def test_one_epoch_of_resnet18_on_the_fake_archive(fake_cifar10, tmp_path):
     root, _ = fake_cifar10
     dataset = load_dataset("cifar10", root=str(root))
     template = build_model("resnet18_cifar", dataset.input_shape, dataset.output_dim)
-    settings = TrainSettings(epochs=1, batch_size=125, optimizer="sgd",
+    settings = training.TrainSettings(epochs=1, batch_size=125, optimizer="sgd",
                              optimizer_options={"lr": 0.01, "momentum": 0.9, "weight_decay": 0.0})
-    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=1))
+    perturbation = training.Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=1))
     torch.set_num_threads(2)
     started = time.perf_counter()
-    table = train_block(template, dataset, [5, 6], [0, 1], settings, perturbation,
+    table = training.train_block(template, dataset, [5, 6], [0, 1], settings, perturbation,
                         checkpoint_path=tmp_path / "ckpt.pt", fingerprint="resnet")
     elapsed = time.perf_counter() - started
     print(f"one epoch of ResNet-18, 2 replicas x {N_TRAIN} images + eval of {N_TEST}: {elapsed:.1f} s")
