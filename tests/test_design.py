@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.stats.design import multi_frequency, next_period, pooled_response, renewal_check, replay_design
+from fptopt.stats.design import (
+    multi_frequency,
+    next_period,
+    pooled_response,
+    renewal_check,
+    replay_design,
+    run_interval,
+)
 from fptopt.stats.survival import FirstPassage, kaplan_meier
 
 H = 60
@@ -114,6 +121,21 @@ def test_measured_periods_report_their_measured_mfpt_and_the_optimum_uses_the_wh
                           np.full(1500, H), H, 1.0, "above")
     assert result.baseline_mfpt == pytest.approx(restricted_mean(pooled), rel=1e-9)
     assert result.speedup == pytest.approx(result.baseline_mfpt / result.optimal_mfpt)
+
+
+def test_run_interval_has_the_spread_of_real_runs():
+    """The noise part of the run interval against 4000 simulated runs of 50
+    replicas: Var(T ∧ H) = Σ (2t+1) Ψ(t) − (Σ Ψ(t))² from the exact Ψ of a
+    geometric first passage."""
+    hazard, replicas = 0.06, 50
+    psi = (1 - hazard) ** np.arange(H + 1)
+    predicted = psi[:H].sum()
+    low, high = run_interval([predicted], psi[None, :], [predicted], [predicted], replicas, H, 0.95)
+    rng = np.random.default_rng(5)
+    means = np.minimum(rng.geometric(hazard, (4000, replicas)), H).mean(axis=1)  # T ∧ H, T >= 1
+    assert means.mean() == pytest.approx(predicted, rel=0.01)
+    assert (high[0] - low[0]) / (2 * 1.959964) == pytest.approx(means.std(), rel=0.05)
+    assert 0.93 <= np.mean((low[0] <= means) & (means <= high[0])) <= 0.97
 
 
 def test_bootstrap_is_reproducible_and_brackets_the_point_values():
@@ -244,7 +266,7 @@ def test_trusted_predictions_on_the_default_dense_truth():
     their combined 95 % uncertainty for >= 85 % of the periods."""
     meta, baseline, runs, tau_star_runs = dense_truth()
     horizon, tau_star = meta["horizon"], meta["tau_star"]
-    errors, agree = [], []
+    errors, agree, in_run_interval = [], [], []
     for protocol, by_tau in runs.items():
         recorded = {**by_tau, tau_star: tau_star_runs[protocol]}
         final = replay_design(baseline, recorded, tau_star, meta["rounds"], range(1, 31), horizon)[-1]
@@ -255,6 +277,8 @@ def test_trusted_predictions_on_the_default_dense_truth():
             errors.append(result.predicted[i] / measured.estimate - 1)
             combined = np.hypot((result.mfpt_high[i] - result.mfpt_low[i]) / 2, (measured.high - measured.low) / 2)
             agree.append(abs(result.predicted[i] - measured.estimate) <= combined)
+            in_run_interval.append(result.run_low[i] <= measured.estimate <= result.run_high[i])
     assert len(errors) >= 15
     assert np.median(np.abs(errors)) <= 0.05, np.round(errors, 3)
     assert np.mean(agree) >= 0.85
+    assert np.mean(in_run_interval) >= 0.85  # the 95 % prediction interval of a 200-replica run

@@ -84,7 +84,8 @@ class AnalysisResult:
         m = self.multi
         return pd.DataFrame({
             "tau": m.taus, "mfpt": m.mfpt, "mfpt_low": m.mfpt_low, "mfpt_high": m.mfpt_high,
-            "predicted": m.predicted, "measured": m.measured, "source_tau": m.source_tau,
+            "predicted": m.predicted, "run_low": m.run_low, "run_high": m.run_high,
+            "measured": m.measured, "source_tau": m.source_tau,
             "trusted": m.trusted, "extrapolated": m.extrapolated, "outside_qss": self.outside_qss,
             "horizon": self.horizon})
 

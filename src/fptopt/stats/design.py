@@ -57,7 +57,7 @@ import numpy as np
 from .survival import FirstPassage, plateau_hazard, survival_matrix, weighted_counts
 from .theory import extend_response, periodic_survival
 
-__all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency",
+__all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
            "next_period", "renewal_check", "replay_design", "DEFAULT_TRUST_RATIO"]
 
 DEFAULT_TRUST_RATIO = 0.6
@@ -102,6 +102,14 @@ class MultiFrequencyResult:
     confidence_level: float
     unperturbed: np.ndarray | None = None
     responses: dict | None = None
+    run_low: np.ndarray | None = None
+    run_high: np.ndarray | None = None
+    run_replicas: int | None = None
+
+    def run_interval(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the measured ⟨T_τ ∧ H⟩ of a new run of ``run_replicas`` replicas
+        at τ is expected to fall (:func:`run_interval`)."""
+        return self.run_low, self.run_high
 
     @property
     def measured_taus(self) -> list[int]:
@@ -243,12 +251,40 @@ def multi_frequency(baseline: FirstPassage, runs: dict, taus, horizon: int,
                                                    if best_b.size else [np.nan], q))}
     baseline_mfpt = float(point["baseline"][0])
     curves = np.where(measured[:, None], point["measured_curves"][0], point["curves"][0])
+    run_replicas = int(np.median([fp.n_replicas for fp in runs.values()]))
+    run_low, run_high = run_interval(point["predicted"][0], point["curves"][0], low, high, run_replicas,
+                                     horizon, confidence_level)
     return MultiFrequencyResult(
         grid, value, low, high, point["predicted"][0], curves, measured, sources, trusted, extrapolated,
         horizon, baseline_mfpt, *map(float, interval["baseline"]), int(grid[best]), float(value[best]),
         *map(float, interval["tau"]), baseline_mfpt / float(value[best]), *map(float, interval["speedup"]),
         float(trust_ratio), int(n_resamples), float(confidence_level), point["psi"][0],
-        {tau: phi[0] for tau, phi in point["responses"].items()})
+        {tau: phi[0] for tau, phi in point["responses"].items()}, run_low, run_high, run_replicas)
+
+
+def run_interval(predicted, curves, low, high, replicas: int, horizon: int, confidence_level: float = 0.95):
+    """Prediction interval for the restricted MFPT a new run of ``replicas``
+    replicas at τ would measure: the prediction's own uncertainty (its
+    bootstrap interval, as a normal standard error) plus the sampling noise of
+    a restricted mean from ``replicas`` replicas whose survival is the
+    predicted ``Ψ_τ``::
+
+        Var(T ∧ H) = Σ_{t<H} (2t + 1) Ψ_τ(t) − (Σ_{t<H} Ψ_τ(t))²,
+        half-width = z · sqrt(se_pred² + Var(T ∧ H) / replicas)
+
+    (``E[(T∧H)²] = Σ_{t<H} (2t+1) P(T > t)``). This, not the prediction's
+    interval, is what a measurement at τ should be compared with.
+    NaN where the prediction has no bootstrap interval."""
+    from scipy import special
+
+    curves = np.asarray(curves, dtype=float)[..., :horizon]
+    t = np.arange(horizon)
+    mean = curves.sum(axis=-1)
+    variance = np.maximum((curves * (2 * t + 1)).sum(axis=-1) - mean ** 2, 0.0)
+    z = special.ndtri(0.5 + confidence_level / 2)
+    se_prediction = (np.asarray(high) - np.asarray(low)) / (2 * z)
+    half = z * np.sqrt(se_prediction ** 2 + variance / replicas)
+    return np.asarray(predicted) - half, np.asarray(predicted) + half
 
 
 def _sources(grid: np.ndarray, measured_taus: np.ndarray) -> np.ndarray:
