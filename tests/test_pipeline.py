@@ -212,3 +212,19 @@ def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path
     snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--rerun-incomplete")
     for name in ("validation.csv", "optimum.csv"):
         assert (workdir / "results/tables" / name).read_bytes() == (tiny_run / "results/tables" / name).read_bytes()
+
+
+def test_readme_results_block_is_generated_from_the_tables(tiny_run, tmp_path):
+    from fptopt.cli import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:begin -->\nold text\n<!-- results:end -->\nrest\n")
+    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- results:begin -->\n") and text.endswith("<!-- results:end -->\nrest\n")
+    assert "old text" not in text and "The answer per protocol" in text
+    optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv")
+    for _, row in optimum.iterrows():
+        assert f"| {row['protocol']}" in text and f" {row['measured_taus']} " in text
+    (tmp_path / "plain.md").write_text("no markers\n")
+    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(tmp_path / "plain.md")]) == 1

@@ -209,9 +209,8 @@ def readme_block(results_dir) -> str:
     answer = optimum[["protocol", "measured_taus", "best_tau", "best_measured", "best_trusted", "mfpt_at_best",
                       "speedup", "speedup_low", "speedup_high", "next_tau", "design_replica_epochs",
                       "grid_sweep_replica_epochs"]]
-    lines += [answer.to_markdown(index=False, floatfmt=".3g"), "",
-              "**The design, round by round** (`results/tables/design.csv`):", "",
-              design.to_markdown(index=False, floatfmt=".3g"), ""]
+    lines += [_shown(answer), "", "**The design, round by round** (`results/tables/design.csv`):", "",
+              _shown(design), ""]
     regret = root / "tables" / "regret.csv"
     if regret.exists():
         lines += ["**Against the dense truth** (every τ of `regret.max_tau` trained; `results/tables/regret.csv`):", "",
@@ -238,6 +237,17 @@ def readme_block(results_dir) -> str:
                   f"for {trusted['agree'].mean():.2f}.", "",
                   pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"), ""]
     return "\n".join(lines)
+
+
+def _shown(table: pd.DataFrame) -> str:
+    """Markdown for people: whole numbers without a decimal point, and missing
+    values (no next_tau, say) shown as a dash."""
+    table = table.copy()
+    for column in table.columns:
+        values = table[column]
+        if values.dtype.kind == "f" and np.all(np.mod(values.dropna(), 1) == 0):
+            table[column] = values.astype("Int64")
+    return table.astype(object).where(table.notna(), "–").to_markdown(index=False, floatfmt=".3g")
 
 
 def splice_readme(readme_path, block: str) -> None:
