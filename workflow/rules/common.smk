@@ -1,5 +1,4 @@
 # Config loading and validation, and the input functions every stage uses.
-import json
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
@@ -65,24 +64,22 @@ def sweep_blocks(protocol, taus=None):
 
 
 def design_taus(protocol, rounds):
-    """The frequencies the adaptive design trained in its first `rounds` rounds:
-    each round's next_tau, until one is null (read from the checkpoint outputs)."""
-    taus = []
-    for round_index in range(rounds):
-        record = checkpoints.design_round.get(
+    """The frequencies the adaptive design trained in its first `rounds` rounds
+    (fptopt.pipeline.paths.design_taus), read from the checkpoint's outputs."""
+
+    def record(round_index):
+        path = checkpoints.design_round.get(
             protocol=protocol, round=round_index
         ).output[0]
         if not Path(
-            record
+            path
         ).exists():  # existed when the DAG was built, but is being remade (--forcerun)
             raise IncompleteCheckpointException(
-                checkpoints.design_round.rule, checkpoint_target(record)
+                checkpoints.design_round.rule, checkpoint_target(path)
             )
-        next_tau = json.loads(Path(record).read_text())["next_tau"]
-        if next_tau is None:
-            break
-        taus.append(next_tau)
-    return taus
+        return path
+
+    return paths.design_taus(config, protocol, rounds=rounds, record=record)
 
 
 def design_blocks(protocol, rounds):

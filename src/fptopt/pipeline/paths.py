@@ -40,17 +40,24 @@ def sweep_blocks(config: dict, protocol: str, root="results", taus=None) -> dict
             for tau in taus}
 
 
-def design_taus(config: dict, protocol: str, root="results") -> list[int]:
-    """The frequencies the design's saved rounds chose (each round's next_tau until
-    one is null or a round file is missing): what ``fptopt predict`` adds to τ*."""
+def design_taus(config: dict, protocol: str, root="results", rounds: int | None = None,
+                record=None) -> list[int]:
+    """The frequencies the adaptive design chose in its first ``rounds`` rounds
+    (default ``adaptive.rounds``): each round's next_tau until one is null.
+    ``record(round_index)`` gives a round's summary file, or ``None`` when it is
+    missing (then the list ends there); by default the file under ``root``.
+    The rules pass a reader that asks Snakemake's checkpoint for it."""
     import json
 
+    def saved(round_index):
+        path = Path(design_round(protocol, round_index, root))
+        return path if path.exists() else None
+
+    record = saved if record is None else record
     taus = []
-    for round_index in range(config["adaptive"]["rounds"]):
-        record = Path(design_round(protocol, round_index, root))
-        if not record.exists():
-            break
-        next_tau = json.loads(record.read_text())["next_tau"]
+    for round_index in range(config["adaptive"]["rounds"] if rounds is None else rounds):
+        path = record(round_index)
+        next_tau = None if path is None else json.loads(Path(path).read_text())["next_tau"]
         if next_tau is None:
             break
         taus.append(int(next_tau))
