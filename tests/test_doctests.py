@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-STATS_MODULES = ["survival", "qss", "theory", "bootstrap", "validation", "design", "logs", "analyze"]
+STATS_MODULES = ["survival", "qss", "theory", "validation", "design", "logs", "analyze"]
 
 
 @pytest.mark.parametrize("name", STATS_MODULES)

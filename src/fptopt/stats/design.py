@@ -42,9 +42,10 @@ little far below its own period and a greedy "measure the predicted optimum"
 loop stalls there; otherwise ``None`` (the optimum is measured and no
 untrusted prediction could beat it).
 
-Every quantity has a bootstrap interval: baseline and every measured run are
-resampled independently (multinomial weights on replicas), as in
-:mod:`fptopt.stats.bootstrap`.
+Every quantity has a percentile bootstrap interval: baseline and every
+measured run are resampled independently (multinomial weights on replicas),
+and each resample is recomputed from its weighted counts in chunks, without a
+Python loop over resamples.
 """
 
 from __future__ import annotations
@@ -216,6 +217,10 @@ def multi_frequency(baseline: FirstPassage, runs: dict, taus, horizon: int,
         raise ValueError(f"trust_ratio must be in (0, 1], got {trust_ratio}")
     if n_resamples < 0:
         raise ValueError(f"n_resamples must be >= 0, got {n_resamples}")
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     measured_taus = np.array(sorted(int(t) for t in runs), dtype=int)
     for tau_m in measured_taus:
         if not 1 <= tau_m < horizon:

@@ -13,7 +13,7 @@ first-passage time is ``⟨T ∧ H⟩ = Σ_{t=0}^{H-1} Ψ(t)``.
 
 ``kaplan_meier`` uses :func:`scipy.stats.ecdf`; ``survival_matrix`` is a
 separately written, vectorized version of the same product for many weighted
-resamples at once (used by :mod:`fptopt.stats.bootstrap`).
+resamples at once (used by the bootstrap of :mod:`fptopt.stats.design`).
 """
 
 from __future__ import annotations
