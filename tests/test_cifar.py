@@ -255,7 +255,6 @@ def test_one_epoch_of_resnet18_on_the_fake_archive(fake_cifar10, tmp_path):
     assert len(table) == 2 and table["epoch"].tolist() == [1, 1]
     assert np.isfinite(table["test_acc"]).all() and np.isfinite(table["train_loss"]).all()
     assert table["perturbed_after"].all() and not table["diverged"].any()
-    assert elapsed < 90  # about 25 s on 2 idle cores; a loose guard against pathological slowness
 
 
 def test_options_leaked_from_another_config_are_named():
