@@ -53,10 +53,11 @@ class AnalysisResult:
     """Everything :func:`analyze` measured and predicted.
 
     ``multi`` holds the restricted MFPT on the whole grid (measured at the
-    measured periods, predicted elsewhere, with ``source_tau``/``trusted``);
-    ``responses[τ_m]`` the pooled response ``φ_m`` of each measured run and
-    ``renewal`` its per-cycle check; ``tau_star`` is the first (or only)
-    measured period given."""
+    measured periods, predicted elsewhere, with ``source_tau``/``trusted``,
+    and the pooled responses it used); ``response`` is the τ* run's response
+    to its first perturbation (with pointwise intervals, for the figure) and
+    ``renewal`` the per-cycle check of every measured run; ``tau_star`` is the
+    first (or only) measured period given."""
 
     horizon: int
     tau_star: int
@@ -64,16 +65,11 @@ class AnalysisResult:
     direction: str
     baseline: SurvivalCurve
     qss: QSSResult
-    responses: dict[int, Response]
+    response: Response
     multi: MultiFrequencyResult
     renewal: pd.DataFrame
     validation: dict[int, Comparison] = field(default_factory=dict)
     censored_short: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def response(self) -> Response:
-        """The response of the τ* run (the first measured period given)."""
-        return self.responses[self.tau_star]
 
     @property
     def outside_qss(self) -> np.ndarray:
@@ -209,11 +205,7 @@ def analyze(baseline, perturbed, tau_star: int | None = None, target: float = No
     censored_short |= {f"tau{tau}": int(np.count_nonzero(fp.last_epoch < horizon)) for tau, fp in runs.items()}
     qss = detect_qss(baseline[:, :horizon], base_fp, **(qss_options or {}))
     curve = kaplan_meier(base_fp, horizon, confidence_level)
-    responses = {tau: response_function(fp, tau, confidence_level) for tau, fp in runs.items()
-                 if (fp.times > tau).any()}
-    if tau_star not in responses:
-        raise ValueError(f"no perturbed replica survives past tau_star = {tau_star}: the response "
-                         f"cannot be measured")
+    response = response_function(runs[tau_star], tau_star, confidence_level)
     multi = multi_frequency(base_fp, runs, taus, horizon, trust_ratio, bootstrap, confidence_level, seed)
     renewal = pd.concat([renewal_check(fp, tau, horizon, confidence_level) for tau, fp in sorted(runs.items())],
                         ignore_index=True)
@@ -226,7 +218,7 @@ def analyze(baseline, perturbed, tau_star: int | None = None, target: float = No
                              f"horizon {horizon}")
         validation[tau] = compare(multi.curves[index], multi.predicted[index], multi.mfpt_low[index],
                                   multi.mfpt_high[index], measured, horizon, confidence_level)
-    return AnalysisResult(horizon, tau_star, float(target), direction, curve, qss, responses, multi,
+    return AnalysisResult(horizon, tau_star, float(target), direction, curve, qss, response, multi,
                           renewal, validation, censored_short)
 
 
@@ -374,10 +366,10 @@ def _run_analyze(args: argparse.Namespace) -> int:
         perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
-        _, baseline = read_trajectories(args.baseline, args.column, args.format, per_epoch)
         def read(path):
             return read_trajectories(path, args.column, args.format, per_epoch)[1]
 
+        baseline = read(args.baseline)
         perturbed = {tau: read(path) for tau, path in perturbed_paths.items()}
         sweeps = {tau: read(path) for tau, path in sweep_paths.items()}
         named = {"--baseline " + str(args.baseline): baseline} | {
