@@ -128,30 +128,30 @@ def qss_options(config: dict) -> dict:
     return qss_settings(config)
 
 
-def _measured_runs(config: dict, protocol: str, single_paths, design_paths: dict) -> tuple[dict, int]:
-    """``{τ: trajectories}`` of τ* and of the design's frequencies, and their replica-epochs."""
-    column = config["observable"]["column"]
+def _measured_frames(config: dict, protocol: str, single_paths, design_paths: dict) -> dict[int, pd.DataFrame]:
+    """``{τ: training table}`` of τ* and of the design's frequencies."""
     tau_star = protocol_config(config, protocol)["tau_star"]
     frames = {tau_star: load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)}
     for tau, paths in sorted(design_paths.items()):
         frames[int(tau)] = load_condition(paths, config, "train_sweep", protocol, int(tau))
-    return {tau: trajectories(frame, column) for tau, frame in frames.items()}, sum(map(len, frames.values()))
+    return frames
 
 
 def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, design_paths: dict,
                     bootstrap: int | None = None):
-    """The analysis of baseline + τ* + the design's frequencies so far, and the
-    replica-epochs trained for it."""
+    """The analysis of baseline + τ* + the design's frequencies so far, the
+    replica-epochs trained for it, and the measured runs' tables by period."""
     column, target, direction = _observable(config)
     analysis = config["analysis"]
     baseline_frame = load_condition(baseline_paths, config, "train_baseline")
-    runs, perturbed_epochs = _measured_runs(config, protocol, single_paths, design_paths)
+    frames = _measured_frames(config, protocol, single_paths, design_paths)
+    runs = {tau: trajectories(frame, column) for tau, frame in frames.items()}
     result = analyze(trajectories(baseline_frame, column), runs, protocol_config(config, protocol)["tau_star"],
                      target, direction, horizon=config_horizon(config), taus=prediction_taus(config, protocol),
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config))
-    return result, len(baseline_frame) + perturbed_epochs
+    return result, len(baseline_frame) + sum(map(len, frames.values())), frames
 
 
 def design_round_stage(config: dict, protocol: str, round_index: int, baseline_paths, single_paths,
@@ -159,8 +159,8 @@ def design_round_stage(config: dict, protocol: str, round_index: int, baseline_p
     """One round of the adaptive design: predict from what is measured so far
     (no bootstrap: ``next_tau`` needs only the point values) and record the
     next frequency to train."""
-    result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths,
-                                             bootstrap=0)
+    result, replica_epochs, _ = design_analysis(config, protocol, baseline_paths, single_paths, design_paths,
+                                                bootstrap=0)
     summary = result.summary()
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
@@ -179,7 +179,7 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     are ``outputs[name]`` (:func:`fptopt.pipeline.paths.predict_outputs`)."""
     design_paths = design_paths or {}
     tau_star = protocol_config(config, protocol)["tau_star"]
-    result, replica_epochs = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
+    result, replica_epochs, frames = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
                                                *(q for paths in design_paths.values() for q in paths)]}
     destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
@@ -198,11 +198,11 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     closure = [pd.DataFrame({"protocol": protocol, "curve": "unperturbed", "tau_m": 0,
                              "t": np.arange(multi.unperturbed.size), "value": multi.unperturbed})]
     closure += [pd.DataFrame({"protocol": protocol, "curve": "response", "tau_m": tau_m,
-                              "t": np.arange(phi.size), "value": phi}) for tau_m, phi in multi.responses.items()]
+                              "t": np.arange(pooled.size), "value": pooled})
+                for tau_m, pooled in multi.responses.items()]
     write_table(pd.concat(closure, ignore_index=True), outputs["closure"], meta)
-    single = load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)
     condition = f"train_single_frequency/{protocol}/tau{tau_star}"
-    *_, curve, _, measured = _condition_survival(single, config, condition, protocol, tau_star)
+    *_, curve, _, measured = _condition_survival(frames[tau_star], config, condition, protocol, tau_star)
     write_table(curve, outputs["single_survival"], meta)
     write_json({**measured, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
