@@ -25,8 +25,8 @@ test: env  ## the test suite (unit tests + tiny end-to-end pipeline)
 lock:  ## re-resolve every dependency and rewrite requirements.lock (then commit it)
 	$(PYTHON) tools/lock.py
 
-readme: env  ## rewrite README.md's results block from results/tables (after make run and the regret target)
-	$(BIN)/fptopt readme --results results --readme README.md
+readme: env  ## rewrite README.md's results block from results/tables (after make run and the regret target) and bench/results
+	$(BIN)/fptopt readme --results results --readme README.md $(foreach f,$(wildcard bench/results/search_comparison*.json),--search-comparison $(f))
 
 dry-run: env
 	$(BIN)/snakemake -n

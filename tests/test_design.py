@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 
 from fptopt.stats.design import (
+    DesignSettings,
+    decide,
     multi_frequency,
     next_period,
     pooled_response,
@@ -190,12 +192,16 @@ def test_replayed_design_finds_a_near_best_period_with_few_frequencies():
     baseline = simulate(speeds_up, 800, seed=10)
     runs = {tau: simulate(speeds_up, 800, tau=tau, seed=200 + tau) for tau in range(1, 31)}
     truth = {tau: restricted_mean(fp) for tau, fp in runs.items()}
-    records = replay_design(baseline, runs, 20, rounds=3, taus=range(1, 31), horizon=H)
+    settings = DesignSettings(initial_replicas=100, block=100, max_replicas=800, settle_replicas=400)
+    records = replay_design(baseline, runs, tau_star=20, taus=range(1, 31), horizon=H, settings=settings)
     chosen = records[-1]["optimal_tau"]
     assert truth[chosen] <= 1.10 * min(truth.values()), (records, truth)
-    assert len(records[-1]["measured_taus"]) <= 4
-    assert records[0]["measured_taus"] == [20]
-    assert all(r["replica_epochs"] == H * 800 * (1 + len(r["measured_taus"])) for r in records)
+    assert records[0]["measured_taus"] == [20] and records[0]["replicas"] == {20: 100}
+    assert records[-1]["replicas"][chosen] >= 400  # the answer was confirmed before it was settled
+    for record in records:  # every replica used, charged up to its first passage (or H), written out again
+        used = [baseline.times[:100]] + [runs[tau].times[:n] for tau, n in record["replicas"].items()]
+        assert record["replica_epochs"] == sum(int(np.minimum(times, H).sum()) for times in used)
+    assert records[-1]["replica_epochs"] < H * 800 * 31 / 20  # a twentieth of a grid charged to the horizon
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -219,6 +225,69 @@ def test_a_run_shorter_than_the_horizon_is_refused():
 
 
 DENSE = Path(__file__).resolve().parent / "data" / "dense_default"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_design():
+    """The adaptive settings of config.yaml (the pipeline's own)."""
+    import yaml
+
+    from fptopt.pipeline.config import design_settings, parse_config
+
+    return design_settings(parse_config(yaml.safe_load((ROOT / "config.yaml").read_text())))
+
+
+DEFAULT_DESIGN = _default_design()
+# Every period measured once with all 200 recorded replicas, 3 rounds: the
+# design whose unmeasured, trusted predictions the closure is judged on (with
+# the adaptive settings the design measures the periods around the optimum
+# itself, and the trusted periods it leaves to the closure are farther away).
+FIXED_REPLICA_DESIGN = DesignSettings(initial_replicas=200, block=200, max_replicas=200, settle_replicas=200,
+                                      rounds=3)
+
+
+def _measured(mean: float, replicas: int, seed: int):
+    """A run whose replicas pass with a constant hazard 1/mean (no censoring to speak of at H = 600)."""
+    times = np.random.default_rng(seed).geometric(1 / mean, replicas).clip(max=600)
+    return FirstPassage(times, times < 600, np.full(replicas, 600), 600, 1.0, "above")
+
+
+def _decision(means: dict, replicas: dict, settings: DesignSettings):
+    runs = {tau: _measured(mean, replicas[tau], seed=tau) for tau, mean in means.items()}
+    baseline = _measured(40.0, 200, seed=99)
+    result = multi_frequency(baseline, runs, sorted(runs), 600)
+    return result, decide(result, runs, settings)
+
+
+def test_decide_settles_a_clear_optimum_and_refines_a_close_one():
+    """Three measured periods: one clearly best (2× faster than the others)
+    with enough replicas settles; two close ones get a block more, for the one
+    with the larger standard error; a chosen period below settle_replicas is
+    confirmed first; the indifferent set holds the close pair, not the far one."""
+    settings = DesignSettings(initial_replicas=50, block=50, max_replicas=400, settle_replicas=100)
+    result, clear = _decision({10: 10.0, 20: 20.0, 30: 20.0}, {10: 400, 20: 400, 30: 400}, settings)
+    assert result.optimal_tau == 10 and clear.settled and clear.tau is None
+    assert clear.indifferent_taus == [10]
+    result, close = _decision({10: 10.0, 20: 10.3, 30: 20.0}, {10: 400, 20: 50, 30: 400}, settings)
+    assert not close.settled and close.tau in (10, 20) and close.replicas == 50
+    assert close.tau == 20  # the noisier of the two (50 replicas against 400)
+    assert {10, 20} <= set(close.indifferent_taus) and 30 not in close.indifferent_taus
+    _, confirm = _decision({10: 10.0, 20: 20.0}, {10: 50, 20: 400}, settings)
+    assert confirm.tau == 10 and confirm.replicas == 50 and "confirm" in confirm.reason
+    small = DesignSettings(initial_replicas=50, block=50, max_replicas=100, settle_replicas=100)
+    _, capped = _decision({10: 10.0, 20: 10.2}, {10: 100, 20: 100}, small)
+    assert capped.tau is None and not capped.settled  # nothing left to add: unsettled, said so
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(block=0), "block must be >= 1"),
+    (dict(settle_replicas=10), "settle_replicas"),
+    (dict(tolerance=1.0), "tolerance"),
+    (dict(confidence=0.3), "confidence"),
+])
+def test_design_settings_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DesignSettings(**kwargs)
 
 
 def dense_truth():
@@ -245,19 +314,22 @@ def dense_truth():
 @pytest.mark.parametrize("protocol", ["shrink_perturb", "partial_reset", "full_reset"])
 def test_the_design_replayed_on_the_default_dense_truth_finds_a_near_best_period(protocol):
     """What `snakemake --cores all regret` reports, replayed in seconds: the
-    baseline + τ* + 3 adaptive rounds choose a period whose measured MFPT is
-    within 10 % of the best of the 30 measured periods, for at most 1/4 of the
-    dense grid's replica-epochs."""
+    baseline + τ* and the adaptive rounds (the pipeline's own settings, the
+    recorded replicas in their order, every replica stopping at its first
+    passage) choose a period whose measured MFPT is within 10 % of the best
+    of the 30 measured periods, for at most 24,000 replica-epochs and a tenth
+    of a dense grid charged the same way."""
     meta, baseline, runs, tau_star_runs = dense_truth()
     horizon, tau_star = meta["horizon"], meta["tau_star"]
     truth = {tau: restricted_mean(fp) for tau, fp in runs[protocol].items()}
     recorded = {**runs[protocol], tau_star: tau_star_runs[protocol]}  # τ* comes from its own run, as in the pipeline
-    records = replay_design(baseline, recorded, tau_star, meta["rounds"], range(1, 31), horizon, meta["trust_ratio"])
+    records = replay_design(baseline, recorded, tau_star=tau_star, taus=range(1, 31), horizon=horizon,
+                            settings=DEFAULT_DESIGN)
     final = records[-1]
     assert truth[final["optimal_tau"]] <= 1.10 * min(truth.values()), (records, truth)
-    assert len(final["measured_taus"]) <= 4
-    grid_cost = sum(fp.n_replicas for fp in runs[protocol].values()) * horizon
-    assert final["replica_epochs"] <= grid_cost / 4
+    assert final["optimal_tau"] in final["indifferent_taus"]
+    grid_cost = sum(int(np.minimum(fp.times, horizon).sum()) for fp in runs[protocol].values())
+    assert final["replica_epochs"] <= min(24_000, grid_cost / 10)
 
 
 def test_trusted_predictions_on_the_default_dense_truth():
@@ -269,7 +341,8 @@ def test_trusted_predictions_on_the_default_dense_truth():
     errors, agree, in_run_interval = [], [], []
     for protocol, by_tau in runs.items():
         recorded = {**by_tau, tau_star: tau_star_runs[protocol]}
-        final = replay_design(baseline, recorded, tau_star, meta["rounds"], range(1, 31), horizon)[-1]
+        final = replay_design(baseline, recorded, tau_star=tau_star, taus=range(1, 31), horizon=horizon,
+                              settings=FIXED_REPLICA_DESIGN)[-1]
         result = multi_frequency(baseline, {t: recorded[t] for t in final["measured_taus"]}, range(1, 31), horizon,
                                  n_resamples=200, seed=0)
         for i in np.flatnonzero(result.trusted & ~result.measured):

@@ -272,6 +272,15 @@ def test_multi_frequency_cli_reports_measured_periods_and_next_tau(runs, tmp_pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["measured_taus"] == [8, 12] and summary["optimal_tau"] == table["mfpt"].idxmin()
     assert "next_tau" in summary and f"optimal tau = {summary['optimal_tau']}" in printed.out
+    # the next experiment is a period and a replica count, the same in the summary and the printed line
+    assert summary["replicas"] == {"baseline": 200, "tau8": 200, "tau12": 200}
+    assert summary["optimal_tau"] in summary["indifferent_taus"]
+    assert f"indistinguishable from the best: tau in {summary['indifferent_taus']}" in printed.out
+    if summary["next_tau"] is None:
+        assert summary["next_replicas"] is None and "no further experiment needed" in printed.out
+    else:
+        assert summary["next_replicas"] >= 1
+        assert f"train {summary['next_replicas']} more replicas at tau = {summary['next_tau']}" in printed.out
 
 
 @pytest.mark.parametrize("replicas", [1, 8])

@@ -106,7 +106,7 @@ def test_regression_baseline_plateaus_on_cpu(tmp_path):
     """24 baseline replicas of the regression config, its full 150 epochs, through
     the pipeline's own job function: test R² rises, then plateaus around θ."""
     config = load("fc_adam_regression")
-    config["training"].update(replicas=24, replicas_per_job=24)
+    config["training"].update(replicas=24, replicas_per_job=24, stop_at_target=False)  # the whole trajectories
     path = run_training_job(config, Job("train_baseline", None, None, 0), tmp_path / "block0.parquet")
     table = pd.read_parquet(path)
     assert len(table) == 24 * 150 and not table["diverged"].any()

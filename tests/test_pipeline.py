@@ -13,6 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from fptopt.pipeline import paths
+from fptopt.pipeline.config import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ["train_baseline", "train_single_frequency", "survival", "design_round", "predict", "train_sweep",
@@ -93,11 +97,25 @@ def test_validation_table_schema_and_ranges(tiny_run):
         assert row["best_tau"] == prediction.loc[prediction["mfpt"].idxmin(), "tau"]
         measured = prediction.loc[prediction["measured"], "tau"].tolist()
         assert row["measured_taus"] == " ".join(map(str, measured)) and 8 in measured
-        # cost: baseline + every measured frequency, 60 replicas x 24 epochs each
-        assert row["design_replica_epochs"] == (1 + len(measured)) * 60 * 24
+        # cost: every replica of the baseline, of τ* and of the design's blocks up to its
+        # first passage (replicas 0..9 of each condition to the horizon), recomputed from the tables
+        config = parse_config(yaml.safe_load((tiny_run / "tests/config/tiny.yaml").read_text()))
+        root = tiny_run / "results"
+        plan = paths.design_plan(config, protocol, root)
+        blocks = [*paths.baseline_blocks(config, root), *paths.single_frequency_blocks(config, protocol, root),
+                  *(b for bs in paths.design_blocks(config, protocol, plan, root).values() for b in bs)]
+        expected = 0
+        for block in blocks:
+            table = pd.read_parquet(block)
+            acc = table.pivot(index="replica", columns="epoch", values="test_acc")
+            passed = (acc >= 96.5).to_numpy()
+            first = np.where(passed.any(axis=1), passed.argmax(axis=1) + 1, 24)
+            expected += int(np.where(acc.index < 10, 24, first).sum())
+        assert row["design_replica_epochs"] == expected < (1 + len(measured)) * 60 * 24
         rounds = design[design["protocol"] == protocol]
         assert rounds["round"].tolist() == list(range(len(rounds))) and rounds["round"].iloc[0] == 0
-        assert rounds["measured_taus"].iloc[0] == "8" and rounds["replica_epochs"].is_monotonic_increasing
+        assert rounds["measured_taus"].iloc[0] == "8"
+        assert rounds["replica_epochs_trained"].is_monotonic_increasing
         last = rounds.iloc[-1]
         assert last["optimal_tau"] == row["best_tau"] and last["measured_taus"] == row["measured_taus"]
 
@@ -162,19 +180,21 @@ def test_a_changed_shrink_reruns_only_what_depends_on_it(tiny_run):
     assert counts.get("predict") == "1" and counts.get("validate") == "1" and "survival" not in counts
 
 
-def test_fewer_sweep_replicas_rerun_only_the_periodic_runs_and_what_reads_them(tiny_run):
+def test_more_sweep_replicas_rerun_only_the_periodic_runs_and_what_reads_them(tiny_run):
     config = (tiny_run / "tests/config/tiny.yaml").read_text().replace(
-        "replicas_per_job: 30", "replicas_per_job: 30\n  sweep_replicas: 30")
-    (tiny_run / "fewer.yaml").write_text(config)
-    output = snakemake(tiny_run, "-n", "--configfile", "fewer.yaml").stdout
+        "replicas_per_job: 30", "replicas_per_job: 30\n  sweep_replicas: 90")
+    (tiny_run / "more.yaml").write_text(config)
+    output = snakemake(tiny_run, "-n", "--configfile", "more.yaml").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M))
-    # one block of 30 for each period after τ*: the sweep's τ = 4, 12 (S&P) and 6 (reset), and the
-    # design's τ = 16 (reset; the design's S&P period 4 is the sweep's): one rule trains them all
+    # three blocks of 30 for each validation period after τ* (τ = 4, 12 for S&P, 6 for reset), and the
+    # blocks of the design's replicas at periods the sweep does not have: one rule trains them all
     design = pd.read_csv(tiny_run / "results/tables/design.csv")
     trained = design[(design["round"] < 1) & design["next_tau"].notna()]  # tiny: adaptive.rounds = 1
-    design_taus = {(p, int(t)) for p, t in zip(trained["protocol"], trained["next_tau"])}
-    expected = {("shrink_perturb", 4), ("shrink_perturb", 12), ("full_reset", 6)} | design_taus
-    assert counts.get("train_sweep") == str(len(expected))
+    sweep = {("shrink_perturb", 4), ("shrink_perturb", 12), ("full_reset", 6)}
+    extra = {(p, int(t)): -(-int(n) // 30) for p, t, n in zip(trained["protocol"], trained["next_tau"],
+                                                                trained["next_replicas"], strict=True)
+             if (p, int(t)) not in sweep}
+    assert counts.get("train_sweep") == str(3 * len(sweep) + sum(extra.values()))
     assert not {"train_baseline", "train_single_frequency", "survival"} & set(counts)
     assert counts.get("validate") == "2"
 

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_config(**training) -> dict:
     config = parse_config(yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text()))
     config["training"].update(training)
+    if "replicas" in training:  # the design's ceiling cannot exceed the replicas a run has
+        config["adaptive"].update(max_replicas=training["replicas"], settle_replicas=training["replicas"])
     return config
 
 

@@ -15,6 +15,7 @@ from fptopt.train.training import (
     INIT_STREAM,
     Perturbation,
     ReplicaStack,
+    StopAtTarget,
     TrainSettings,
     replica_generator,
     train_block,
@@ -124,3 +125,85 @@ def test_checkpoint_every_k_epochs_resumes_from_the_last_one_written(digits, tmp
     assert resumed.equals(whole)
     with pytest.raises(ValueError, match="checkpoint_every: expected at least 1"):
         train_block(template, digits, SEEDS, [0, 1, 2], settings(1), checkpoint_every=0)
+
+
+STOP_SEEDS = list(range(500, 540))
+
+
+def _stop_setup(digits, optimizer="sgd"):
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    options = {"lr": 0.05, "momentum": 0.9} if optimizer == "sgd" else {"lr": 0.01}
+    settings = TrainSettings(epochs=12, batch_size=64, optimizer=optimizer, optimizer_options=options)
+    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(period=4))
+    return template, settings, perturbation
+
+
+@pytest.mark.parametrize("compact_fraction", [0.0, 0.3])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_stopped_replicas_leave_the_stack_and_the_others_do_not_notice(digits, optimizer, compact_fraction):
+    """Stopping at first passage changes nothing that a first-passage estimate
+    reads: every replica's observables up to its first passage equal those of
+    a run without stopping (bit for bit, also across compactions and with
+    Adam's per-replica step counts), replicas stop right after passing, the
+    exempt ones train to the horizon, and the rows say what was computed."""
+    template, settings, perturbation = _stop_setup(digits, optimizer)
+    ids = list(range(len(STOP_SEEDS)))
+    whole = train_block(template, digits, STOP_SEEDS, ids, settings, perturbation)
+    # About half of the replicas pass within the 12 epochs.
+    target = float(np.median(whole.groupby("replica")["test_acc"].max()))
+    stop = StopAtTarget("test_acc", target, exempt=frozenset({0, 3}), compact_fraction=compact_fraction)
+    stopped = train_block(template, digits, STOP_SEEDS, ids, settings, perturbation, stop=stop)
+    full_acc = whole.pivot(index="replica", columns="epoch", values="test_acc").to_numpy()
+    stop_acc = stopped.pivot(index="replica", columns="epoch", values="test_acc").to_numpy()
+    passed = full_acc >= target
+    first = np.where(passed.any(axis=1), np.argmax(passed, axis=1), full_acc.shape[1] - 1)
+    n_passed = 0
+    for replica, epoch in enumerate(first):
+        np.testing.assert_array_equal(stop_acc[replica, : epoch + 1], full_acc[replica, : epoch + 1])
+        if replica in (0, 3):
+            np.testing.assert_array_equal(stop_acc[replica], full_acc[replica])
+        elif passed[replica].any():
+            n_passed += 1
+            assert np.isnan(stop_acc[replica, epoch + 1:]).all()
+    assert 5 <= n_passed <= len(ids) - 5  # the test does exercise stopping
+    trained = stopped.pivot(index="replica", columns="epoch", values="trained").to_numpy()
+    is_stopped = stopped.pivot(index="replica", columns="epoch", values="stopped").to_numpy()
+    assert not is_stopped[[0, 3]].any() and trained[[0, 3]].all()
+    horizon = full_acc.shape[1]
+    needed = sum(horizon if r in (0, 3) or not passed[r].any() else first[r] + 1 for r in ids)
+    if compact_fraction == 0.0:  # no epoch after a passage is computed
+        assert int(trained.sum()) == needed
+    else:  # stopped replicas wait, frozen, until 30 % of the stack has stopped
+        assert needed < int(trained.sum()) < trained.size
+    after_passage = np.arange(horizon)[None, :] > first[:, None]
+    stops = passed.any(axis=1) & ~np.isin(ids, [0, 3])
+    np.testing.assert_array_equal(is_stopped, after_passage & stops[:, None])
+
+
+def test_checkpoint_resume_with_stopping_is_bit_identical(digits, tmp_path):
+    """A job killed after replicas stopped resumes with the same compacted stack."""
+    template, settings, perturbation = _stop_setup(digits, "adam")
+    ids = list(range(len(STOP_SEEDS)))
+    probe = train_block(template, digits, STOP_SEEDS, ids, settings, perturbation)
+    stop = StopAtTarget("test_acc", float(np.median(probe.groupby("replica")["test_acc"].max())),
+                        exempt=frozenset({1}))
+    whole = train_block(template, digits, STOP_SEEDS, ids, settings, perturbation, stop=stop)
+    checkpoint = tmp_path / "block.pt"
+    short = TrainSettings(epochs=7, batch_size=64, optimizer="adam", optimizer_options={"lr": 0.01})
+    train_block(template, digits, STOP_SEEDS, ids, short, perturbation, checkpoint_path=checkpoint,
+                fingerprint="x", stop=stop)
+    saved = torch.load(checkpoint, weights_only=False)["snapshot"]
+    assert 0 < saved["stopped"].sum() and len(saved["positions"]) < len(ids)  # resumed from a compacted stack
+    resumed = train_block(template, digits, STOP_SEEDS, ids, settings, perturbation, checkpoint_path=checkpoint,
+                          fingerprint="x", stop=stop)
+    assert resumed.equals(whole)
+
+
+def test_a_block_whose_replicas_all_stop_finishes_its_table(digits):
+    template, settings, perturbation = _stop_setup(digits)
+    table = train_block(template, digits, SEEDS, [0, 1, 2], settings, perturbation,
+                        stop=StopAtTarget("test_acc", 0.0))
+    assert len(table) == 3 * settings.epochs and int(table["trained"].sum()) == 3
+    assert table.loc[table["epoch"] > 1, "test_acc"].isna().all()
+    with pytest.raises(ValueError, match="observable.direction"):
+        StopAtTarget("test_acc", 1.0, direction="up")

@@ -57,11 +57,11 @@ def _survival(args, config):
 def _predict(args, config):
     from .pipeline.stages import predict_stage
 
-    taus = paths.design_taus(config, args.protocol, args.results)
+    plan = paths.design_plan(config, args.protocol, args.results)
     predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
                   paths.single_frequency_blocks(config, args.protocol, args.results),
                   paths.predict_outputs(args.protocol, args.results),
-                  paths.sweep_blocks(config, args.protocol, args.results, taus=taus))
+                  paths.design_blocks(config, args.protocol, plan, args.results))
 
 
 def _validate(args, config):
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     readme = commands.add_parser("readme", help="splice the results block of README.md from results/tables")
     readme.add_argument("--results", default="results")
     readme.add_argument("--readme", default="README.md")
+    readme.add_argument("--search-comparison", action="append", default=[], metavar="JSON",
+                        help="a bench/compare_search.py result to show as a head-to-head table (repeatable)")
     add_analyze_arguments(commands.add_parser(
         "analyze", help="first-passage analysis and prediction from anyone's training logs"))
     return parser
@@ -130,7 +132,7 @@ def main(argv=None) -> int:
         if args.command == "readme":
             from .pipeline.tables import readme_block, splice_readme
 
-            splice_readme(args.readme, readme_block(args.results))
+            splice_readme(args.readme, readme_block(args.results, args.search_comparison))
             print(f"{args.readme}: results block rewritten from {args.results}/tables")
             return 0
         config = load_config(args.config)

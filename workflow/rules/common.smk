@@ -63,9 +63,9 @@ def sweep_blocks(protocol, taus=None):
     ]
 
 
-def design_taus(protocol, rounds):
-    """The frequencies the adaptive design trained in its first `rounds` rounds
-    (fptopt.pipeline.paths.design_taus), read from the checkpoint's outputs."""
+def design_plan(protocol, rounds):
+    """The periodic replicas the adaptive design asked for in its first `rounds`
+    rounds (fptopt.pipeline.paths.design_plan), read from the checkpoint's outputs."""
 
     def record(round_index):
         path = checkpoints.design_round.get(
@@ -79,11 +79,12 @@ def design_taus(protocol, rounds):
             )
         return path
 
-    return paths.design_taus(config, protocol, rounds=rounds, record=record)
+    return paths.design_plan(config, protocol, rounds=rounds, record=record)
 
 
 def design_blocks(protocol, rounds):
-    return sweep_blocks(protocol, design_taus(protocol, rounds))
+    by_tau = paths.design_blocks(config, protocol, design_plan(protocol, rounds))
+    return [path for blocks in by_tau.values() for path in blocks]
 
 
 def dense_blocks(protocol):

@@ -109,8 +109,31 @@ def check_config(config: dict) -> dict:
         if training[key] != default and training["engine"] != "loop":
             raise ConfigError(f"config key training.{key}: only training.engine 'loop' has it; "
                               f"got engine {training['engine']!r}")
+    adaptive = config["adaptive"]
+    from .jobs import stage_replicas
+
+    if adaptive["max_replicas"] > stage_replicas(config, "train_sweep"):
+        raise ConfigError(f"config key adaptive.max_replicas: {adaptive['max_replicas']} exceeds the replicas a "
+                          f"periodic run has (training.sweep_replicas or replicas = "
+                          f"{stage_replicas(config, 'train_sweep')})")
+    if not training["replicas"] <= adaptive["settle_replicas"] <= adaptive["max_replicas"]:
+        raise ConfigError(f"config key adaptive.settle_replicas: {adaptive['settle_replicas']} must lie between "
+                          f"training.replicas ({training['replicas']}) and adaptive.max_replicas "
+                          f"({adaptive['max_replicas']})")
     column = config["observable"]["column"]
     known = {c for cols in OBSERVABLES.values() for c in cols}
     if column not in known:
         raise ConfigError(f"config key observable.column: {column!r} is not recorded; recorded: {sorted(known)}")
     return config
+
+
+def design_settings(config: dict):
+    """The adaptive design's :class:`fptopt.stats.design.DesignSettings` from
+    ``training`` (initial replicas, the block a round adds) and ``adaptive``."""
+    from ..stats.design import DesignSettings
+
+    adaptive, training = config["adaptive"], config["training"]
+    return DesignSettings(initial_replicas=int(training["replicas"]), block=int(training["replicas_per_job"]),
+                          max_replicas=int(adaptive["max_replicas"]), settle_replicas=int(adaptive["settle_replicas"]),
+                          rounds=int(adaptive["rounds"]), tolerance=float(adaptive["tolerance"]),
+                          confidence=float(adaptive["confidence"]), trust_ratio=float(adaptive["trust_ratio"]))

@@ -35,6 +35,11 @@ class Job:
         return f"{self.stage}/{self.protocol}/tau{self.tau}"
 
 
+def exempt_replicas(config: dict) -> frozenset:
+    """Replica ids that train to the horizon even with ``training.stop_at_target``."""
+    return frozenset(range(int(config["training"]["full_horizon_replicas"])))
+
+
 def stage_replicas(config: dict, stage: str) -> int:
     """Replicas per condition of a stage: ``training.sweep_replicas`` for the
     validation sweep when set, ``training.replicas`` otherwise."""
@@ -70,6 +75,8 @@ def condition_section(config: dict, job: Job) -> dict:
     section["training"] = {k: v for k, v in config["training"].items()
                            if k not in EXECUTION_KEYS and k != "sweep_replicas"}
     section["training"]["replicas"] = stage_replicas(config, job.stage)
+    if config["training"].get("stop_at_target", False):  # the target decides where replicas stop
+        section["observable"] = {k: config["observable"][k] for k in ("column", "target", "direction")}
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         section["protocol"] = {"kind": entry["kind"], "options": entry["options"], "tau": job.tau}

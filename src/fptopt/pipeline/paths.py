@@ -40,13 +40,16 @@ def sweep_blocks(config: dict, protocol: str, root="results", taus=None) -> dict
             for tau in taus}
 
 
-def design_taus(config: dict, protocol: str, root="results", rounds: int | None = None,
-                record=None) -> list[int]:
-    """The frequencies the adaptive design chose in its first ``rounds`` rounds
-    (default ``adaptive.rounds``): each round's next_tau until one is null.
-    ``record(round_index)`` gives a round's summary file, or ``None`` when it is
-    missing (then the list ends there); by default the file under ``root``.
-    The rules pass a reader that asks Snakemake's checkpoint for it."""
+def design_plan(config: dict, protocol: str, root="results", rounds: int | None = None,
+                record=None) -> dict[int, int]:
+    """The periodic replicas the adaptive design asked for in its first
+    ``rounds`` rounds (default ``adaptive.rounds``), as ``{τ: replicas}``:
+    each round's ``next_replicas`` at its ``next_tau`` (a new period, or more
+    replicas of one measured already; at τ* they come on top of the τ* run's
+    own), until a round asks for nothing. ``record(round_index)`` gives a
+    round's summary file, or ``None`` when it is missing (then the plan ends
+    there); by default the file under ``root``. The rules pass a reader that
+    asks Snakemake's checkpoint for it."""
     import json
 
     def saved(round_index):
@@ -54,14 +57,23 @@ def design_taus(config: dict, protocol: str, root="results", rounds: int | None 
         return path if path.exists() else None
 
     record = saved if record is None else record
-    taus = []
+    plan: dict[int, int] = {}
     for round_index in range(config["adaptive"]["rounds"] if rounds is None else rounds):
         path = record(round_index)
-        next_tau = None if path is None else json.loads(Path(path).read_text())["next_tau"]
-        if next_tau is None:
+        summary = None if path is None else json.loads(Path(path).read_text())
+        if summary is None or summary["next_tau"] is None:
             break
-        taus.append(int(next_tau))
-    return taus
+        tau = int(summary["next_tau"])
+        plan[tau] = plan.get(tau, 0) + int(summary["next_replicas"])
+    return plan
+
+
+def design_blocks(config: dict, protocol: str, plan: dict[int, int], root="results") -> dict[int, list[str]]:
+    """The training blocks that hold the replicas of ``plan`` (:func:`design_plan`):
+    the first ⌈n / replicas_per_job⌉ blocks of the periodic run at each τ."""
+    per_job = config["training"]["replicas_per_job"]
+    every = sweep_blocks(config, protocol, root, taus=sorted(plan))
+    return {tau: every[tau][: -(-n // per_job)] for tau, n in sorted(plan.items())}
 
 
 def design_round(protocol: str, round_index: int, root="results") -> str:

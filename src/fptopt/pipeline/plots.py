@@ -39,11 +39,15 @@ def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_
     """Observable vs epoch: a sample of replicas per condition, their mean, the target."""
     figure, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.4), sharey=True, squeeze=False)
     for axis, (title, frame) in zip(axes[0], frames.items()):
-        shown = frame[frame["replica"].isin(sorted(frame["replica"].unique())[:n_shown])]
+        shown = frame[frame["replica"].isin(sorted(frame["replica"].unique())[:n_shown])].dropna(subset=[column])
         sns.lineplot(shown, x="epoch", y=column, units="replica", estimator=None, lw=0.5, alpha=0.35,
                      color="tab:blue", ax=axis)
-        mean = frame.groupby("epoch")[column].mean()
-        axis.plot(mean.index, mean.to_numpy(), color="black", lw=1.5, label="mean of all replicas")
+        # Replicas that stopped at their first passage have no values after it: the
+        # mean is over those that trained to the horizon.
+        whole = frame[~frame.groupby("replica")["stopped"].transform("any")] if "stopped" in frame else frame
+        mean = whole.groupby("epoch")[column].mean()
+        axis.plot(mean.index, mean.to_numpy(), color="black", lw=1.5,
+                  label=f"mean of the {whole['replica'].nunique()} full-horizon replicas")
         axis.axhline(target, color="tab:red", ls="--", lw=1, label=f"target θ = {target:g}")
         axis.set(title=title, xlabel="epoch", ylabel=OBSERVABLE_LABELS.get(column, column))
         values = frame[column].to_numpy()

@@ -17,9 +17,9 @@ from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import first_passage, kaplan_meier
 from ..stats.validation import compare
+from .config import design_settings, qss_settings
 from .config import horizon as config_horizon
-from .config import qss_settings
-from .jobs import Job, condition_section, protocol_config
+from .jobs import Job, condition_section, protocol_config, stage_replicas
 from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
 
 
@@ -48,6 +48,18 @@ def load_condition(paths, config: dict, stage: str, protocol: str | None = None,
 
 def trajectories(frame: pd.DataFrame, column: str) -> np.ndarray:
     return trajectories_from_frame(frame, column)[1]
+
+
+def replica_epochs_trained(frame: pd.DataFrame) -> int:
+    """Replica-epochs a training table cost: the rows whose replica was computed."""
+    return int(frame["trained"].sum())
+
+
+def full_horizon(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the replicas that trained to the horizon (none stopped at
+    its first passage): the only ones final and best accuracy may be read from."""
+    stopped = frame.groupby("replica")["stopped"].transform("any")
+    return frame[~stopped]
 
 
 def n_diverged(frame: pd.DataFrame) -> int:
@@ -99,13 +111,14 @@ def survival_stage(config: dict, baseline_paths, outputs: dict) -> None:
     frame = load_condition(baseline_paths, config, "train_baseline")
     values, fp, curve, passages, baseline = _condition_survival(frame, config, "baseline", "none", 0)
     qss = detect_qss(values, fp, **qss_options(config))
-    plateau = values[:, -min(20, values.shape[1]):]
+    plateau = trajectories(full_horizon(frame), column)[:, -min(20, values.shape[1]):]
     summary = {"horizon": config_horizon(config), "target": target, "direction": direction, "column": column,
                "conditions": {"baseline": baseline},
                "qss": {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
                        "hazard_high": qss.hazard_high, "message": qss.message, "tolerance": qss.tolerance,
                        "lag": qss.lag},
-               "baseline_plateau": {"epochs": int(plateau.shape[1]), "mean": float(np.nanmean(plateau)),
+               "baseline_plateau": {"epochs": int(plateau.shape[1]), "replicas": int(plateau.shape[0]),
+                                    "mean": float(np.nanmean(plateau)),
                                     "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
     meta = provenance(config, stage="survival")
     write_table(passages, outputs["first_passage"], meta)
@@ -128,12 +141,22 @@ def qss_options(config: dict) -> dict:
     return qss_settings(config)
 
 
+# Replica ids of the periodic run at τ* when the design adds replicas to τ*: its
+# own replicas 0, 1, … come after the τ* run's (an independent seed stream).
+EXTRA_TAU_STAR_REPLICAS = 1_000_000
+
+
 def _measured_frames(config: dict, protocol: str, single_paths, design_paths: dict) -> dict[int, pd.DataFrame]:
-    """``{τ: training table}`` of τ* and of the design's frequencies."""
+    """``{τ: training table}`` of τ* and of the design's frequencies (more
+    replicas of τ*, from the periodic run at τ*, join the τ* run's)."""
     tau_star = protocol_config(config, protocol)["tau_star"]
     frames = {tau_star: load_condition(single_paths, config, "train_single_frequency", protocol, tau_star)}
     for tau, paths in sorted(design_paths.items()):
-        frames[int(tau)] = load_condition(paths, config, "train_sweep", protocol, int(tau))
+        frame = load_condition(paths, config, "train_sweep", protocol, int(tau))
+        if int(tau) == tau_star:
+            frame = pd.concat([frames[tau_star], frame.assign(replica=frame["replica"] + EXTRA_TAU_STAR_REPLICAS)],
+                              ignore_index=True)
+        frames[int(tau)] = frame
     return frames
 
 
@@ -150,22 +173,28 @@ def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, d
                      target, direction, horizon=config_horizon(config), taus=prediction_taus(config, protocol),
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
                      confidence_level=analysis["confidence_level"],
-                     trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config))
-    return result, len(baseline_frame) + sum(map(len, frames.values())), frames
+                     trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
+                     design=design_settings(config))
+    cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values()))
+    return result, cost, frames
 
 
 def design_round_stage(config: dict, protocol: str, round_index: int, baseline_paths, single_paths,
                        design_paths: dict, out_json) -> None:
     """One round of the adaptive design: predict from what is measured so far
-    (no bootstrap: ``next_tau`` needs only the point values) and record the
-    next frequency to train."""
+    (no bootstrap: the decision needs the point values and the measured runs'
+    standard errors) and record the next experiment: a period and how many
+    replicas to add there (:func:`fptopt.stats.design.decide`)."""
     result, replica_epochs, _ = design_analysis(config, protocol, baseline_paths, single_paths, design_paths,
                                                 bootstrap=0)
     summary = result.summary()
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
               "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],
-              "next_tau": summary["next_tau"], "replica_epochs": replica_epochs}
+              "next_tau": summary["next_tau"], "next_replicas": summary["next_replicas"],
+              "next_reason": summary["next_reason"], "settled": summary["settled"],
+              "indifferent_taus": summary["indifferent_taus"], "replicas": summary["replicas"],
+              "replica_epochs_trained": replica_epochs}
     write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
 
 
@@ -185,7 +214,11 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
                     "summary.json": outputs["summary"]}
     write_analysis(result, inputs_hashes=inputs, destinations=destinations,
-                   extra_summary={"protocol": protocol, "replica_epochs": replica_epochs,
+                   extra_summary={"protocol": protocol, "replica_epochs_trained": replica_epochs,
+                                  # a grid of every predicted period, each replica stopping at its first
+                                  # passage: E[min(T_τ, H)] = ⟨T_τ ∧ H⟩ replica-epochs per replica
+                                  "grid_expected_replica_epochs": float(
+                                      stage_replicas(config, "train_sweep") * np.sum(result.multi.mfpt)),
                                   "rounds": config["adaptive"]["rounds"]})
     response = result.response
     low, high = response.confidence_interval()
@@ -207,8 +240,10 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     write_json({**measured, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
 
-def _accuracy_summary(values: np.ndarray, h: int) -> dict:
-    """Final-epoch and best-epoch observable, mean over replicas with a 95% CI."""
+def _accuracy_summary(frame: pd.DataFrame, column: str, h: int) -> dict:
+    """Final-epoch and best-epoch observable, mean over the replicas that
+    trained to the horizon (:func:`full_horizon`) with a 95% CI."""
+    values = trajectories(full_horizon(frame), column)
     final = values[:, h - 1]
     best = np.nanmax(values[:, :h], axis=1)
     out = {}
@@ -217,7 +252,7 @@ def _accuracy_summary(values: np.ndarray, h: int) -> dict:
         half = 1.96 * sample.std(ddof=1) / np.sqrt(sample.size) if sample.size > 1 else np.nan
         out.update({f"{name}_value": float(sample.mean()) if sample.size else np.nan,
                     f"{name}_value_halfwidth": float(half)})
-    return out
+    return out | {"full_horizon_replicas": int(values.shape[0])}
 
 
 def validate_stage(config: dict, protocol: str, prediction_path, prediction_survival_path,
@@ -231,8 +266,8 @@ def validate_stage(config: dict, protocol: str, prediction_path, prediction_surv
     prediction = read_table(prediction_path).set_index("tau")
     curves = read_table(prediction_survival_path)
     rows, measured_curves = [], []
-    baseline = trajectories(load_condition(baseline_paths, config, "train_baseline"), column)
-    rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, h)})
+    baseline = load_condition(baseline_paths, config, "train_baseline")
+    rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, column, h)})
     for tau, paths in sorted(sweep_paths.items()):
         frame = load_condition(paths, config, "train_sweep", protocol, tau)
         values = trajectories(frame, column)
@@ -243,7 +278,7 @@ def validate_stage(config: dict, protocol: str, prediction_path, prediction_surv
         rows.append({"protocol": protocol, "tau": tau, "kind": "sweep", **comparison.as_dict(),
                      "extrapolated": bool(row["extrapolated"]), "outside_qss": bool(row["outside_qss"]),
                      "censored_fraction": measured.censored_fraction, "n_diverged": n_diverged(frame),
-                     **_accuracy_summary(values, h)})
+                     "replica_epochs_trained": replica_epochs_trained(frame), **_accuracy_summary(frame, column, h)})
         measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
                                             protocol, tau))
     meta = provenance(config, stage="validate", protocol=protocol)
@@ -285,7 +320,8 @@ def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], de
             passage_frames.append(passages)
             mfpt_rows.append({"protocol": protocol, "tau": tau, "mfpt": summary["mfpt_restricted"],
                               "mfpt_low": summary["mfpt_low"], "mfpt_high": summary["mfpt_high"],
-                              "replicas": fp.n_replicas, "replica_epochs": len(frame), "confidence_level": level})
+                              "replicas": fp.n_replicas, "replica_epochs": replica_epochs_trained(frame),
+                              "confidence_level": level})
     dense = pd.DataFrame(mfpt_rows)
     meta = provenance(config, stage="regret")
     out_dir = Path(out_dir)

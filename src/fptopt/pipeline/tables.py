@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from .config import horizon as config_horizon
-from .jobs import stage_replicas
 from .provenance import atomic_path, read_table, write_table
 
 VALIDATION_COLUMNS = ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
                       "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci", "extrapolated",
                       "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth", "best_acc",
-                      "best_acc_halfwidth", "horizon", "n_replicas", "n_diverged"]
+                      "best_acc_halfwidth", "full_horizon_replicas", "horizon", "n_replicas", "n_diverged",
+                      "replica_epochs_trained"]
 
 
 def validation_table(validate_paths: list) -> pd.DataFrame:
@@ -49,14 +49,13 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
                   baseline_final: float) -> pd.DataFrame:
     """Per protocol: predicted optimum, speedup, and the replica-epoch cost.
 
-    Design = baseline + τ* + the adaptive design's frequencies (replica-epochs
-    trained); the validation sweep is what this study spent checking it; a
-    grid sweep is what finding the optimum by training every period of
-    ``analysis.predict_taus`` would have cost.
+    Design = baseline + τ* + the adaptive design's replicas (replica-epochs
+    trained, replicas stopping at their first passage); the validation sweep
+    is what this study spent checking it (trained); a grid sweep is what
+    training ``training.sweep_replicas`` replicas at every period of the grid
+    would cost with the same stopping (expected: ``R · Σ_τ ⟨T_τ ∧ H⟩``).
+    ``indifferent_taus``: the periods indistinguishable from the best.
     """
-    replicas, epochs = config["training"]["replicas"], config["training"]["epochs"]
-    sweep_replicas = stage_replicas(config, "train_sweep")
-    grid = [t for t in config["analysis"]["predict_taus"] if t < config_horizon(config)]
     rows = []
     for entry in config["protocols"]:
         name, summary = entry["name"], summaries[entry["name"]]
@@ -68,15 +67,17 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
             "best_tau": summary["optimal_tau"], "best_tau_low": summary["optimal_tau_low"],
             "best_tau_high": summary["optimal_tau_high"], "mfpt_at_best": summary["optimal_mfpt"],
             "best_measured": summary["optimal_measured"], "best_trusted": summary["optimal_trusted"],
-            "next_tau": summary["next_tau"],
+            "indifferent_taus": " ".join(map(str, summary["indifferent_taus"])),
+            "next_tau": summary["next_tau"], "next_replicas": summary["next_replicas"],
+            "settled": summary["settled"],
             "baseline_mfpt": summary["baseline_mfpt_restricted"], "speedup": summary["speedup"],
             "speedup_low": summary["speedup_low"], "speedup_high": summary["speedup_high"],
             "measured_best_tau_in_sweep": None if measured_best is None else int(measured_best["tau"]),
             "measured_best_mfpt_in_sweep": None if measured_best is None else float(measured_best["measured_mfpt"]),
             "qss_found": summary["qss"]["found"], "t_q": summary["qss"]["t_q"],
-            "design_replica_epochs": summary["replica_epochs"],
-            "validation_sweep_replica_epochs": len(entry["sweep_taus"]) * sweep_replicas * epochs,
-            "grid_sweep_replica_epochs": len(grid) * replicas * epochs,
+            "design_replica_epochs": summary["replica_epochs_trained"],
+            "validation_sweep_replica_epochs": int(swept["replica_epochs_trained"].sum()),
+            "grid_sweep_replica_epochs": round(summary["grid_expected_replica_epochs"]),
             "baseline_final_acc": baseline_final,
         })
     table = pd.DataFrame(rows)
@@ -84,8 +85,9 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
     return table
 
 
-DESIGN_COLUMNS = ["protocol", "round", "measured_taus", "optimal_tau", "optimal_mfpt", "optimal_measured",
-                  "optimal_trusted", "next_tau", "replica_epochs"]
+DESIGN_COLUMNS = ["protocol", "round", "measured_taus", "replicas", "optimal_tau", "optimal_mfpt",
+                  "optimal_measured", "optimal_trusted", "indifferent_taus", "next_tau", "next_replicas",
+                  "settled", "replica_epochs_trained"]
 
 
 def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
@@ -104,7 +106,10 @@ def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
             rows.append({"protocol": protocol, "round": len(own), **{k: summary[k] for k in DESIGN_COLUMNS[2:]}})
     table = pd.DataFrame(rows)[DESIGN_COLUMNS]
     table["measured_taus"] = table["measured_taus"].map(lambda taus: " ".join(map(str, taus)))
+    table["indifferent_taus"] = table["indifferent_taus"].map(lambda taus: " ".join(map(str, taus)))
+    table["replicas"] = table["replicas"].map(lambda counts: " ".join(f"{k}:{v}" for k, v in counts.items()))
     table["next_tau"] = table["next_tau"].astype("Int64")
+    table["next_replicas"] = table["next_replicas"].astype("Int64")
     return table
 
 
@@ -127,7 +132,7 @@ def regret_table(dense_mfpt: pd.DataFrame, summaries: dict[str, dict]) -> pd.Dat
         rows.append({"protocol": protocol, "chosen_tau": chosen, "chosen_measured_mfpt": chosen_mfpt,
                      "best_tau": int(best), "best_measured_mfpt": float(grid.loc[best, "mfpt"]),
                      "regret": chosen_mfpt / float(grid.loc[best, "mfpt"]) - 1,
-                     "design_replica_epochs": int(summary["replica_epochs"]),
+                     "design_replica_epochs": int(summary["replica_epochs_trained"]),
                      "grid_replica_epochs": int(grid["replica_epochs"].sum())})
     return pd.DataFrame(rows, columns=REGRET_COLUMNS)
 
@@ -188,9 +193,10 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_
 README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def readme_block(results_dir) -> str:
+def readme_block(results_dir, search_comparisons=()) -> str:
     """The README's results block, rendered from the saved tables only (what
-    ``make readme`` splices between the README's results markers)."""
+    ``make readme`` splices between the README's results markers), and the
+    head-to-head of every ``search_comparisons`` JSON (:func:`search_comparison_block`)."""
     root = Path(results_dir)
     qss = json.loads((root / "survival" / "qss.json").read_text())
     optimum = pd.read_csv(root / "tables" / "optimum.csv")
@@ -207,7 +213,8 @@ def readme_block(results_dir) -> str:
                                if q["found"] else "not found."), "",
              "**The answer per protocol** (`results/tables/optimum.csv`):", ""]
     answer = optimum[["protocol", "measured_taus", "best_tau", "best_measured", "best_trusted", "mfpt_at_best",
-                      "speedup", "speedup_low", "speedup_high", "next_tau", "design_replica_epochs",
+                      "speedup", "speedup_low", "speedup_high", "indifferent_taus", "next_tau",
+                      "design_replica_epochs",
                       "grid_sweep_replica_epochs"]]
     lines += [_shown(answer), "", "**The design, round by round** (`results/tables/design.csv`):", "",
               _shown(design), ""]
@@ -236,6 +243,35 @@ def readme_block(results_dir) -> str:
                   f"prediction and measurement agree within their combined 95 % uncertainty "
                   f"for {trusted['agree'].mean():.2f}.", "",
                   pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"), ""]
+    if search_comparisons:
+        lines.append(search_comparison_block(search_comparisons))
+    return "\n".join(lines)
+
+
+def search_comparison_block(json_paths) -> str:
+    """The head-to-head of ``bench/compare_search.py`` for the README: per
+    comparison file, replica-epochs until regret <= tolerance in >= share of
+    the repeats, per method (rows) and protocol (columns), with the multiple
+    of fptopt's, all charged by the file's own accounting."""
+    lines = []
+    for path in json_paths:
+        result = json.loads(Path(path).read_text())
+        oracle, methods = result["oracle"], result["methods"]
+        protocols = list(methods)
+        lines += [f"**Head-to-head on `{oracle['source'].split(' ')[0]}`** (`{Path(path).name}`; accounting: "
+                  f"{result.get('accounting', 'horizon')}; replica-epochs until regret ≤ "
+                  f"{oracle['regret_tolerance']:.0%} in ≥ {oracle['success_share']:.0%} of {oracle['repeats']} "
+                  f"repeats, × fptopt's in brackets):", "",
+                  "| method | " + " | ".join(protocols) + " |", "|---|" + "---|" * len(protocols)]
+        for name in methods[protocols[0]]:
+            cells = []
+            for protocol in protocols:
+                spent = methods[protocol].get(name, {}).get("replica_epochs_to_target")
+                reference = methods[protocol].get("fptopt", {}).get("replica_epochs_to_target")
+                multiple = f" ({spent / reference:.2g}×)" if spent is not None and reference else ""
+                cells.append("not reached" if spent is None else f"{int(spent):,}{multiple}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 

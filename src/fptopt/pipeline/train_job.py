@@ -15,8 +15,8 @@ from ..train.checkpoint import remove_checkpoint
 from ..train.data import load_dataset
 from ..train.models import build_model
 from ..train.protocols import Schedule, get_protocol
-from ..train.training import Perturbation, TrainSettings, replica_seed, train_block
-from .jobs import STAGES, Job, block_replicas, condition_section, protocol_config
+from ..train.training import Perturbation, StopAtTarget, TrainSettings, replica_seed, train_block
+from .jobs import STAGES, Job, block_replicas, condition_section, exempt_replicas, protocol_config
 from .provenance import config_hash, ensure_writable, provenance, write_sidecar, write_table
 
 
@@ -69,17 +69,26 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     replicas = block_replicas(config, job.block, job.stage)
     seeds = [replica_seed(config["seed"], job.condition, r) for r in replicas]
     settings = _settings(config, resolve_device(config["training"]["device"]))
+    stop = None
+    if config["training"]["stop_at_target"]:
+        observable = config["observable"]
+        exempt = exempt_replicas(config)
+        stop = StopAtTarget(observable["column"], float(observable["target"]), observable["direction"],
+                            exempt=frozenset(k for k, r in enumerate(replicas) if r in exempt),
+                            # a compaction under CUDA graphs is a new capture: wait for a quarter of the stack
+                            compact_fraction=0.25 if settings.cuda_graph else 0.0)
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = Path(checkpoint_dir) / f"{job.condition.replace('/', '_')}_block{job.block}.pt"
     table = train_block(template, dataset, seeds, replicas, settings, perturbation,
                         checkpoint_path=checkpoint, fingerprint=fingerprint,
                         checkpoint_every=int(config["checkpoint_every"]),
-                        label=f"{job.condition} block {job.block}")
+                        label=f"{job.condition} block {job.block}", stop=stop)
     table.insert(0, "condition", job.condition)
     table.insert(1, "protocol", job.protocol or "none")
     table.insert(2, "tau", job.tau if job.tau is not None else 0)
-    meta = provenance(section, condition=job.condition, block=job.block, seeds=seeds, split=dataset.split)
+    meta = provenance(section, condition=job.condition, block=job.block, seeds=seeds, split=dataset.split,
+                      replica_epochs_trained=int(table["trained"].sum()))
     write_table(table, out, meta)
     execution = {"device": settings.device, "engine": settings.engine, "streams": settings.streams,
                  "cuda_graph": settings.cuda_graph, "compile": settings.compile}

@@ -37,7 +37,15 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .design import DEFAULT_TRUST_RATIO, MultiFrequencyResult, multi_frequency, renewal_check
+from .design import (
+    DEFAULT_TRUST_RATIO,
+    Decision,
+    DesignSettings,
+    MultiFrequencyResult,
+    decide,
+    multi_frequency,
+    renewal_check,
+)
 from .logs import FORMATS, file_sha256, parse_per_epoch_from, read_trajectories
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
@@ -70,6 +78,8 @@ class AnalysisResult:
     renewal: pd.DataFrame
     validation: dict[int, Comparison] = field(default_factory=dict)
     censored_short: dict[str, int] = field(default_factory=dict)
+    decision: Decision | None = None
+    replicas: dict[str, int] = field(default_factory=dict)
 
     @property
     def outside_qss(self) -> np.ndarray:
@@ -126,7 +136,11 @@ class AnalysisResult:
             "speedup": m.speedup, "speedup_baseline_mfpt": m.baseline_mfpt,
             "speedup_low": m.speedup_low if boot else None,
             "speedup_high": m.speedup_high if boot else None,
-            "next_tau": m.next_tau,
+            "next_tau": self.decision.tau,
+            "next_replicas": self.decision.replicas if self.decision.tau is not None else None,
+            "next_reason": self.decision.reason, "settled": self.decision.settled,
+            "indifferent_taus": self.decision.indifferent_taus,
+            "replicas": dict(self.replicas),
             "renewal_consistent": bool(self.renewal["consistent"].all()) if not self.renewal.empty else None,
             "censored_short_replicas": dict(self.censored_short),
             "bootstrap_resamples": m.n_resamples,
@@ -138,26 +152,34 @@ class AnalysisResult:
         how = "measured" if m.optimal_measured else ("predicted, trusted" if m.optimal_trusted
                                                      else "predicted, NOT trusted")
         interval = f" [{m.speedup_low:.2f}, {m.speedup_high:.2f}]" if m.n_resamples else ""
-        advice = ("no further frequency needed" if m.next_tau is None
-                  else f"measure tau = {m.next_tau} next (--perturbed {m.next_tau}=PATH)")
+        d = self.decision
+        if d.tau is None:
+            advice = f"no further experiment needed ({d.reason})"
+        else:
+            advice = (f"next: train {d.replicas} more replicas at tau = {d.tau} ({d.reason}; "
+                      f"--perturbed {d.tau}=PATH with every replica of tau = {d.tau} so far)")
         if m.speedup <= 1:
             advice = "no period is expected to beat unperturbed training within the horizon; " + advice
         return (f"optimal tau = {m.optimal_tau} ({how}), <T ∧ {self.horizon}> = {m.optimal_mfpt:.3g} vs "
                 f"{m.baseline_mfpt:.3g} unperturbed, speedup {m.speedup:.2f}{interval}; "
+                f"indistinguishable from the best: tau in {d.indifferent_taus}; "
                 f"measured taus {m.measured_taus}; {advice}")
 
 
 def analyze(baseline, perturbed, tau_star: int | None = None, target: float = None, direction: str = "above",
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
-            qss_options: dict | None = None) -> AnalysisResult:
+            qss_options: dict | None = None, design: DesignSettings | None = None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
     dict ``{τ_m: array}`` of periodic runs (then ``tau_star`` is the first
     key unless given). The optimum is searched over the whole grid: measured
     periods count with their measured MFPT, the others with their prediction
-    (flagged ``trusted`` or not, :mod:`fptopt.stats.design`).
+    (flagged ``trusted`` or not, :mod:`fptopt.stats.design`). ``design``
+    (default :class:`~fptopt.stats.design.DesignSettings` with ``trust_ratio``)
+    decides the next experiment, a period and a replica count, and the
+    periods indistinguishable from the best (:func:`~fptopt.stats.design.decide`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -218,8 +240,10 @@ def analyze(baseline, perturbed, tau_star: int | None = None, target: float = No
                              f"horizon {horizon}")
         validation[tau] = compare(multi.curves[index], multi.predicted[index], multi.mfpt_low[index],
                                   multi.mfpt_high[index], measured, horizon, confidence_level)
+    design = DesignSettings(trust_ratio=trust_ratio) if design is None else design
+    replicas = {"baseline": base_fp.n_replicas} | {f"tau{tau}": fp.n_replicas for tau, fp in sorted(runs.items())}
     return AnalysisResult(horizon, tau_star, float(target), direction, curve, qss, response, multi,
-                          renewal, validation, censored_short)
+                          renewal, validation, censored_short, decide(multi, runs, design), replicas)
 
 
 def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
@@ -339,6 +363,20 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
+    defaults = DesignSettings()
+    parser.add_argument("--block", type=int, default=defaults.block,
+                        help=f"replicas the next experiment adds: a new period's first run, or a block more of a "
+                             f"measured one (default {defaults.block})")
+    parser.add_argument("--max-replicas", type=int, default=defaults.max_replicas,
+                        help=f"the most replicas one period gets (default {defaults.max_replicas})")
+    parser.add_argument("--settle-replicas", type=int, default=defaults.settle_replicas,
+                        help=f"replicas the chosen period needs before the answer is settled "
+                             f"(default {defaults.settle_replicas})")
+    parser.add_argument("--tolerance", type=float, default=defaults.tolerance,
+                        help=f"relative regret the answer may carry (default {defaults.tolerance})")
+    parser.add_argument("--confidence", type=float, default=defaults.confidence,
+                        help=f"one-sided confidence that no measured period beats the answer by more than the "
+                             f"tolerance (default {defaults.confidence})")
     parser.add_argument("--min-replicas", type=int, default=30,
                         help="stop when the baseline or a perturbed run has fewer replicas (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -375,8 +413,13 @@ def _run_analyze(args: argparse.Namespace) -> int:
         named = {"--baseline " + str(args.baseline): baseline} | {
             f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
         _check_replica_counts(named, args.min_replicas)
+        design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
+                                settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
+                                tolerance=args.tolerance, confidence=args.confidence,
+                                trust_ratio=args.trust_ratio)
         result = analyze(baseline, perturbed, args.tau_star, args.target, args.direction,
-                         args.horizon, taus, sweeps, args.bootstrap, args.seed, trust_ratio=args.trust_ratio)
+                         args.horizon, taus, sweeps, args.bootstrap, args.seed, trust_ratio=args.trust_ratio,
+                         design=design)
         hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
 
         def write(folder):

@@ -59,7 +59,8 @@ from .survival import FirstPassage, plateau_hazard, survival_matrix, weighted_co
 from .theory import extend_response, periodic_survival
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
-           "next_period", "renewal_check", "replay_design", "DEFAULT_TRUST_RATIO"]
+           "next_period", "renewal_check", "replay_design", "DesignSettings", "Decision", "decide",
+           "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -428,29 +429,182 @@ def renewal_check(fp: FirstPassage, tau_m: int, horizon: int | None = None,
                                        "high", "pooled", "consistent"])
 
 
-def replay_design(baseline: FirstPassage, runs: dict, tau_star: int, rounds: int, taus, horizon: int,
-                  trust_ratio: float = DEFAULT_TRUST_RATIO) -> list[dict]:
-    """Run the adaptive design against recorded runs: ``runs`` maps every period
-    the design may ask for to its recorded :class:`FirstPassage`. Round 0 knows
-    the baseline and ``tau_star``; each round measures the previous round's
-    ``next_tau`` (as the pipeline's ``design_round`` checkpoint does), until
-    ``next_tau`` is ``None`` or ``rounds`` frequencies were added. Returns one
-    record per round (the last one is the answer): measured_taus, optimal_tau,
-    optimal_mfpt, optimal_measured, optimal_trusted, next_tau, replica_epochs
-    (every replica trained to the horizon)."""
-    measured = {int(tau_star): runs[int(tau_star)]}
+@dataclass(frozen=True)
+class DesignSettings:
+    """How the adaptive design spends replicas (docs/theory.md, "Replicas
+    where the decision is uncertain").
+
+    ``initial_replicas``: replicas of the baseline, of τ* and of every newly
+    measured period; ``block``: replicas a round adds to an already measured
+    period; ``max_replicas``: the most any one period gets; ``rounds``: the
+    most rounds after baseline + τ*; ``tolerance``: the relative regret the
+    answer may carry; ``confidence``: the one-sided confidence with which no
+    measured period may beat the choice by more than ``tolerance`` once the
+    design stops, and with which the indifferent set is drawn."""
+
+    initial_replicas: int = 50
+    block: int = 50
+    max_replicas: int = 200
+    settle_replicas: int = 200
+    rounds: int = 12
+    tolerance: float = 0.1
+    confidence: float = 0.9
+    trust_ratio: float = DEFAULT_TRUST_RATIO
+
+    def __post_init__(self):
+        for name in ("initial_replicas", "block", "max_replicas"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.initial_replicas <= self.settle_replicas <= self.max_replicas:
+            raise ValueError(f"settle_replicas ({self.settle_replicas}) must lie between initial_replicas "
+                             f"({self.initial_replicas}) and max_replicas ({self.max_replicas})")
+        if self.max_replicas < self.initial_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) must be >= initial_replicas "
+                             f"({self.initial_replicas})")
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
+        if not 0 <= self.tolerance < 1:
+            raise ValueError(f"tolerance must be in [0, 1), got {self.tolerance}")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"confidence must be in [0.5, 1), got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the design does next: ``tau`` and ``replicas`` (None when the
+    answer is settled or nothing helps), why (``reason``), and the periods
+    indistinguishable from the best (``indifferent_taus``)."""
+
+    tau: int | None
+    replicas: int
+    reason: str
+    settled: bool
+    indifferent_taus: list
+
+
+def measured_means(runs: dict, horizon: int) -> dict:
+    """``{τ: (⟨T_τ ∧ H⟩, its standard error)}`` of every measured run (Kaplan–Meier, Greenwood)."""
+    from .survival import kaplan_meier
+
+    out = {}
+    for tau, fp in runs.items():
+        mean = kaplan_meier(fp, horizon).restricted_mean(horizon)
+        out[int(tau)] = (mean.estimate, mean.standard_error)
+    return out
+
+
+def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = DesignSettings()) -> Decision:
+    """The next experiment of the adaptive design (module doc and docs/theory.md):
+
+    1. the next *period* when :func:`next_period` names one (the unmeasured
+       optimum, or an exploration below it), with ``initial_replicas``;
+    2. otherwise a *block of replicas* for the measured period that most
+       plausibly beats the choice ``c`` by more than the tolerance: for every
+       other measured τ the one-sided upper bound of the regret of ``c``
+       against τ, ``(m_c − m_τ) + z·sqrt(se_c² + se_τ²) − tol·m_τ``; the
+       largest positive one is the threat, and the block goes to whichever of
+       ``c`` and that τ has the larger standard error (and room below
+       ``max_replicas``);
+    3. otherwise ``None``: settled (no threat left) or nothing left to add.
+
+    ``indifferent_taus``: the measured periods whose difference from ``c`` is
+    within ``z`` standard errors (not distinguishably worse), plus the trusted
+    predicted periods whose prediction is below ``m_c + z·se_c``, and ``c``
+    itself (also when it is an unmeasured prediction)."""
+    from scipy import special
+
+    z = float(special.ndtri(settings.confidence))
+    horizon = result.horizon
+    means = measured_means(runs, horizon)
+    chosen = result.optimal_tau
+    m_c, se_c = means.get(chosen, (result.optimal_mfpt, 0.0))
+    indifferent = []
+    for tau, value, measured, trusted in zip(result.taus, result.mfpt, result.measured, result.trusted,
+                                             strict=True):
+        tau = int(tau)
+        if measured:
+            m, se = means[tau]
+            if m - m_c <= z * math.hypot(se, se_c):
+                indifferent.append(tau)
+        elif tau == chosen or (trusted and value <= m_c + z * se_c):
+            indifferent.append(tau)
+    next_tau = result.next_tau
+    if next_tau is not None:
+        reason = "unmeasured optimum" if next_tau == chosen else "explore below the shortest measured period"
+        return Decision(int(next_tau), settings.initial_replicas, reason, False, indifferent)
+    if not result.optimal_measured or not np.isfinite(m_c) or not result.optimal_mfpt < result.baseline_mfpt:
+        return Decision(None, 0, "no period is expected to beat unperturbed training", True, indifferent)
+    threats = {}
+    for tau, (m, se) in means.items():
+        if tau != chosen:
+            threat = (m_c - m) + z * math.hypot(se, se_c) - settings.tolerance * m
+            if threat > 0:
+                threats[tau] = threat
+    room = {tau: settings.max_replicas - runs[tau].n_replicas for tau in means}
+    short = settings.settle_replicas - runs[chosen].n_replicas
+    if short > 0:
+        return Decision(int(chosen), int(min(settings.block, short)),
+                        f"confirm tau = {chosen} (settle_replicas = {settings.settle_replicas})", False, indifferent)
+    for tau in sorted(threats, key=lambda t: (-threats[t], t)):
+        options = [t for t in (chosen, tau) if room[t] > 0]
+        if options:
+            target = max(options, key=lambda t: (means[t][1], t == chosen))
+            return Decision(int(target), int(min(settings.block, room[target])),
+                            f"tau = {tau} may beat tau = {chosen} by more than {settings.tolerance:.0%}", False,
+                            indifferent)
+    if threats:
+        return Decision(None, 0, "unsettled, but every period that could change the answer has max_replicas",
+                        False, indifferent)
+    return Decision(None, 0, f"settled: no measured period beats tau = {chosen} by more than "
+                              f"{settings.tolerance:.0%} (one-sided {settings.confidence:.0%})", True, indifferent)
+
+
+def replica_epochs(fp: FirstPassage) -> int:
+    """Replica-epochs a run cost when every replica stops at its first passage:
+    ``Σ_i min(T_i, H)`` (a censored replica's time is its last epoch)."""
+    return int(np.minimum(fp.times, fp.horizon).sum())
+
+
+def replay_design(baseline: FirstPassage, runs: dict, *, tau_star: int, taus, horizon: int,
+                  settings: DesignSettings = DesignSettings()) -> list[dict]:
+    """Run the adaptive design against recorded runs, replicas stopping at
+    their first passage. ``baseline`` and ``runs[τ]`` (every period the design
+    may ask for) are pools of recorded replicas: the design uses the first
+    ``n`` of a pool when it has measured ``n`` replicas of that condition (as
+    the pipeline's blocks do). Round 0 knows ``initial_replicas`` of the
+    baseline and of ``tau_star``; each round trains what the previous round's
+    :func:`decide` asked for, until it asks for nothing or ``rounds`` rounds
+    ran. Returns one record per round (the last one is the answer):
+    measured_taus, replicas ({τ: n}), baseline_replicas, optimal_tau,
+    optimal_mfpt, optimal_measured, optimal_trusted, indifferent_taus,
+    next_tau, next_replicas, reason, settled and replica_epochs (cumulative
+    ``Σ min(T_i, H)`` of every replica used, baseline included)."""
+    tau_star = int(tau_star)
+    counts = {tau_star: settings.initial_replicas}
+    n_baseline = min(settings.initial_replicas, baseline.n_replicas)
+    base = baseline.subset(np.arange(n_baseline))
     records = []
-    for round_index in range(rounds + 1):
-        result = multi_frequency(baseline, measured, taus, horizon, trust_ratio)
-        cost = horizon * (baseline.n_replicas + sum(fp.n_replicas for fp in measured.values()))
+    for round_index in range(settings.rounds + 1):
+        measured = {}
+        for tau, n in counts.items():
+            if tau not in runs:
+                raise ValueError(f"the design asks for tau = {tau}, which the recorded runs do not have "
+                                 f"(recorded: {sorted(runs)})")
+            if runs[tau].n_replicas < n:
+                raise ValueError(f"the design asks for {n} replicas at tau = {tau}; the pool holds "
+                                 f"{runs[tau].n_replicas}")
+            measured[tau] = runs[tau].subset(np.arange(n))
+        result = multi_frequency(base, measured, taus, horizon, settings.trust_ratio)
+        decision = decide(result, measured, settings)
+        cost = replica_epochs(base) + sum(replica_epochs(fp) for fp in measured.values())
         records.append({"round": round_index, "measured_taus": result.measured_taus,
-                        "optimal_tau": result.optimal_tau, "optimal_mfpt": result.optimal_mfpt,
-                        "optimal_measured": result.optimal_measured, "optimal_trusted": result.optimal_trusted,
-                        "next_tau": result.next_tau, "replica_epochs": cost})
-        if result.next_tau is None or round_index == rounds:
+                        "replicas": {int(t): int(n) for t, n in sorted(counts.items())},
+                        "baseline_replicas": int(n_baseline), "optimal_tau": result.optimal_tau,
+                        "optimal_mfpt": result.optimal_mfpt, "optimal_measured": result.optimal_measured,
+                        "optimal_trusted": result.optimal_trusted, "indifferent_taus": decision.indifferent_taus,
+                        "next_tau": decision.tau, "next_replicas": decision.replicas, "reason": decision.reason,
+                        "settled": decision.settled, "replica_epochs": cost})
+        if decision.tau is None or round_index == settings.rounds:
             break
-        if result.next_tau not in runs:
-            raise ValueError(f"the design asks for tau = {result.next_tau}, which the recorded runs do not have "
-                             f"(recorded: {sorted(runs)})")
-        measured[result.next_tau] = runs[result.next_tau]
+        counts[decision.tau] = counts.get(decision.tau, 0) + decision.replicas
     return records

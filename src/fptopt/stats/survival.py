@@ -84,6 +84,7 @@ class RestrictedMean:
     high: float
     horizon: int
     confidence_level: float
+    standard_error: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class SurvivalCurve:
         z = special.ndtri(0.5 + self.confidence_level / 2)
         return RestrictedMean(float(estimate), max(0.0, estimate - z * se),
                               min(float(horizon), estimate + z * se), horizon,
-                              self.confidence_level)
+                              self.confidence_level, se)
 
 
 def first_passage(trajectories, target: float, direction: str = "above") -> FirstPassage:

@@ -11,6 +11,15 @@ Observables are recorded after every epoch, *before* a scheduled
 perturbation acts. A replica whose loss turns NaN/inf is marked diverged,
 frozen, and its observables are NaN from that epoch on; the others go on.
 The state is checkpointed after each epoch so a killed job resumes.
+
+**Stopping at first passage** (:class:`StopAtTarget`): a replica that has met
+the target is of no further use to a first-passage estimate, so it stops: it
+leaves the stack (the stacked weights, optimizer state and generators are
+*compacted* to the replicas still training), and its observables are NaN from
+the next epoch on (``stopped`` is True there). Replicas named ``exempt`` train
+to the horizon whatever they reach (the full-horizon subset that final and best
+accuracy are measured on). Every row says whether the replica was computed in
+that epoch (``trained``): their count is the replica-epochs the block cost.
 """
 
 from __future__ import annotations
@@ -79,6 +88,33 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class StopAtTarget:
+    """Stop training a replica once ``column`` meets ``target`` (``direction``
+    ``"above"``: ``>=``; ``"below"``: ``<=``), except the block positions in
+    ``exempt``. ``compact_fraction``: the share of the stack that must have
+    stopped before the stack is compacted (0: after every epoch in which one
+    stopped; until then a stopped replica stays in the stack, frozen). Under
+    CUDA graphs compaction means a new capture, hence a larger share there."""
+
+    column: str
+    target: float
+    direction: str = "above"
+    exempt: frozenset = frozenset()
+    compact_fraction: float = 0.0
+
+    def __post_init__(self):
+        if self.direction not in ("above", "below"):
+            raise ValueError(f"observable.direction: expected 'above' or 'below', got {self.direction!r}")
+        if not 0.0 <= self.compact_fraction < 1.0:
+            raise ValueError(f"compact_fraction: expected a share in [0, 1), got {self.compact_fraction}")
+
+    def met(self, values: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            hit = values >= self.target if self.direction == "above" else values <= self.target
+        return np.isfinite(values) & hit
+
+
+@dataclass(frozen=True)
 class Perturbation:
     """A protocol, its options, and when it acts."""
 
@@ -106,12 +142,20 @@ def replica_generator(seed: int, stream: int, device: torch.device | str = "cpu"
 class ReplicaStack:
     """The live state of a block: weights, optimizer, generators, records."""
 
-    def __init__(self, template: nn.Module, dataset: Dataset, seeds: list[int], settings: TrainSettings):
+    def __init__(self, template: nn.Module, dataset: Dataset, seeds: list[int], settings: TrainSettings,
+                 stop: StopAtTarget | None = None):
         self.device = torch.device(settings.device)
         self.template = template.to(self.device)
         self.dataset = dataset.to(self.device)
         self.settings = settings
+        self.stop = stop
         self.seeds = list(seeds)
+        # Block positions of the replicas in the stack, in order (all of them
+        # until some stop), and which of those have stopped but are still in
+        # the stack (frozen) waiting for the next compaction.
+        self.positions = np.arange(len(seeds))
+        self.pending = np.zeros(len(seeds), dtype=bool)
+        self.stopped = np.zeros(len(seeds), dtype=bool)
         self.init_generators = [replica_generator(s, INIT_STREAM, self.device) for s in self.seeds]
         self.data_generators = [replica_generator(s, DATA_STREAM, self.device) for s in self.seeds]
         self.forward = build_forward(settings.engine, self.template, self.device, settings.streams,
@@ -127,13 +171,45 @@ class ReplicaStack:
         self.alive = torch.ones(len(seeds), dtype=torch.bool, device=self.device)
         self.epoch = 0
         self.records: list[dict[str, np.ndarray]] = []
-        # A training step reads and writes only these tensors (and the state
-        # above), always in place, so that it can be replayed from a CUDA graph.
-        self._batch_index = torch.zeros(len(seeds), settings.batch_size, dtype=torch.long, device=self.device)
-        self._loss_total = torch.zeros(len(seeds), dtype=torch.float64, device=self.device)
         # A captured step must never read a tensor on the host.
         self.sync_free = settings.cuda_graph
-        self._run_step = step_runner(self._train_step, settings.cuda_graph, self.device)
+        self._new_step()
+
+    def _new_step(self) -> None:
+        """The step's fixed buffers for the current stack size, and its runner
+        (a new CUDA graph capture after a compaction)."""
+        # A training step reads and writes only these tensors (and the state
+        # above), always in place, so that it can be replayed from a CUDA graph.
+        size = len(self.positions)
+        self._batch_index = torch.zeros(size, self.settings.batch_size, dtype=torch.long, device=self.device)
+        self._loss_total = torch.zeros(size, dtype=torch.float64, device=self.device)
+        self._run_step = step_runner(self._train_step, self.settings.cuda_graph, self.device)
+
+    @property
+    def size(self) -> int:
+        """Replicas in the stack (computed every step)."""
+        return len(self.positions)
+
+    @torch.no_grad()
+    def compact(self, keep: np.ndarray) -> None:
+        """Keep only the stack's replicas where ``keep`` (a mask over the
+        stack): weights, buffers, optimizer state and generators alike, so
+        that the others cost nothing from now on."""
+        index = torch.as_tensor(np.flatnonzero(keep), dtype=torch.long, device=self.device)
+        relayout = channels_last_stack if getattr(self.forward, "channels_last", False) else (lambda t: t)
+        self.params = {k: relayout(v.detach()[index].clone()).requires_grad_(True) for k, v in self.params.items()}
+        self.buffers = {k: relayout(v[index].clone()) for k, v in self.buffers.items()}
+        state = _select_replicas(self.optimizer.state_dict(), index)
+        self.optimizer = build_optimizer(self.settings.optimizer, list(self.params.values()),
+                                         **self.settings.optimizer_options)
+        self.optimizer.load_state_dict(state)
+        kept = np.flatnonzero(keep)
+        self.init_generators = [self.init_generators[i] for i in kept]
+        self.data_generators = [self.data_generators[i] for i in kept]
+        self.alive = self.alive[index].clone()
+        self.positions = self.positions[keep]
+        self.pending = self.pending[keep]
+        self._new_step()
 
     def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss per replica: outputs (R, B, C), targets (R, B) or (R, B, 1)."""
@@ -159,6 +235,8 @@ class ReplicaStack:
         """One pass over the training set, each replica in its own order."""
         n_train = self.dataset.x_train.shape[0]
         batch = self.settings.batch_size
+        if self.size == 0:
+            return np.zeros(0)
         order = torch.stack(
             [torch.randperm(n_train, generator=g, device=self.device) for g in self.data_generators]
         )
@@ -175,8 +253,11 @@ class ReplicaStack:
         """Test loss and score of every replica on the whole test set."""
         self.template.eval()
         x_test, y_test = self.dataset.x_test, self.dataset.y_test
+        score_name = "test_acc" if self.dataset.task == "classification" else "test_r2"
+        if self.size == 0:
+            return {"test_loss": np.zeros(0), score_name: np.zeros(0)}
         state = {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
-        loss_sum = torch.zeros(len(self.seeds), dtype=torch.float64, device=self.device)
+        loss_sum = torch.zeros(self.size, dtype=torch.float64, device=self.device)
         hits = torch.zeros_like(loss_sum)
         for start in range(0, x_test.shape[0], self.settings.eval_batch_size):
             inputs = x_test[start : start + self.settings.eval_batch_size]
@@ -198,6 +279,8 @@ class ReplicaStack:
     @torch.no_grad()
     def perturb(self, perturbation: Perturbation) -> None:
         """Apply the protocol to the live replicas, each with its own fresh draw."""
+        if self.size == 0:
+            return
         fresh = draw_stacked_state(self.template, self.init_generators, self.device)
         state = {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
         new_state = apply_protocol(
@@ -216,12 +299,34 @@ class ReplicaStack:
         finite = np.isfinite(observed["test_loss"]) & np.isfinite(train_loss)
         self.alive &= torch.as_tensor(finite, device=self.device)
         alive = self.alive.cpu().numpy()
+        # Frozen because they stopped, not because they diverged: still recorded as stopped.
+        diverged = ~alive & ~self.pending
         acts = perturbation is not None and perturbation.schedule.acts_after(self.epoch)
-        record = {name: np.where(alive, values, np.nan) for name, values in observed.items()}
-        record["train_loss"] = np.where(alive, train_loss, np.nan)
-        record["diverged"] = ~alive
-        record["perturbed_after"] = np.full(alive.shape, acts)
+        n_block = len(self.seeds)
+
+        def per_block(values, fill=np.nan):  # stack → block positions (NaN or False elsewhere)
+            out = np.full(n_block, fill)
+            out[self.positions] = values
+            return out
+
+        recorded = alive & ~self.pending
+        record = {name: per_block(np.where(recorded, values, np.nan)) for name, values in observed.items()}
+        record["train_loss"] = per_block(np.where(recorded, train_loss, np.nan))
+        record["diverged"] = per_block(diverged, fill=False)
+        record["perturbed_after"] = np.full(n_block, acts)
+        record["trained"] = per_block(np.ones(self.size, dtype=bool), fill=False)
+        record["stopped"] = self.stopped.copy()
         self.records.append(record)
+        if self.stop is not None and self.size:
+            values = record[self.stop.column][self.positions]
+            exempt = np.isin(self.positions, list(self.stop.exempt))
+            passed = self.stop.met(values) & recorded & ~exempt
+            if passed.any():
+                self.pending |= passed
+                self.stopped[self.positions[passed]] = True
+                self.alive &= torch.as_tensor(~passed, device=self.device)
+            if self.pending.any() and self.pending.sum() >= self.stop.compact_fraction * self.size:
+                self.compact(~self.pending)
         if acts:
             self.perturb(perturbation)
 
@@ -238,10 +343,18 @@ class ReplicaStack:
             "data_generators": [g.get_state() for g in self.data_generators],
             "alive": copy(self.alive),
             "records": list(self.records),
+            "positions": self.positions.copy(),
+            "pending": self.pending.copy(),
+            "stopped": self.stopped.copy(),
         }
 
     @torch.no_grad()
     def restore(self, snapshot: dict) -> None:
+        positions = snapshot.get("positions", np.arange(len(self.seeds)))
+        if not np.array_equal(positions, self.positions):  # replicas had stopped: the same stack first
+            self.compact(np.isin(self.positions, positions))
+        self.pending = np.array(snapshot.get("pending", self.pending))
+        self.stopped = np.array(snapshot.get("stopped", self.stopped))
         self.epoch = snapshot["epoch"]
         for name, param in self.params.items():
             param.copy_(snapshot["params"][name])
@@ -266,6 +379,18 @@ class ReplicaStack:
         return table.sort_values(["replica", "epoch"], kind="stable").reset_index(drop=True)
 
 
+def _select_replicas(state, index: torch.Tensor):
+    """An optimizer state (tensors with the replica axis first, in lists and
+    dicts) restricted to the replicas ``index``."""
+    if isinstance(state, torch.Tensor):
+        return state[index.to(state.device)].clone()
+    if isinstance(state, dict):
+        return {key: _select_replicas(value, index) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_select_replicas(value, index) for value in state)
+    return state
+
+
 def train_block(
     template: nn.Module,
     dataset: Dataset,
@@ -278,17 +403,19 @@ def train_block(
     label: str = "train",
     progress_every: int = 10,
     checkpoint_every: int = 1,
+    stop: StopAtTarget | None = None,
 ) -> pd.DataFrame:
     """Train one block of replicas for ``settings.epochs`` epochs.
 
     With ``checkpoint_path`` the state is saved after every
     ``checkpoint_every``-th epoch and a matching checkpoint (same
     ``fingerprint``) is resumed from, so a killed job continues from its last
-    checkpoint and ends bit-identical on CPU.
+    checkpoint and ends bit-identical on CPU. With ``stop`` a replica stops
+    once it meets the target (module doc); the checkpoint records which.
     """
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every: expected at least 1 epoch, got {checkpoint_every}")
-    stack = ReplicaStack(template, dataset, seeds, settings)
+    stack = ReplicaStack(template, dataset, seeds, settings, stop)
     if checkpoint_path is not None:
         snapshot = load_checkpoint(checkpoint_path, fingerprint)
         if snapshot is not None:
@@ -301,9 +428,12 @@ def train_block(
             save_checkpoint(checkpoint_path, fingerprint, stack.snapshot())
         if stack.epoch % progress_every == 0 or stack.epoch == settings.epochs:
             score = next(v for k, v in stack.records[-1].items() if k.startswith("test_") and k != "test_loss")
+            mean = f"{np.nanmean(score):.2f}" if np.isfinite(score).any() else "-"
+            trained = sum(int(record["trained"].sum()) for record in stack.records)
             print(
-                f"[{label}] epoch {stack.epoch}/{settings.epochs}  mean score {np.nanmean(score):.2f}  "
-                f"alive {int(stack.alive.sum())}/{len(seeds)}  {time.perf_counter() - started:.1f} s",
+                f"[{label}] epoch {stack.epoch}/{settings.epochs}  mean score {mean}  "
+                f"training {int(stack.alive.sum())}/{len(seeds)} (stopped {int(stack.stopped.sum())})  "
+                f"replica-epochs {trained}  {time.perf_counter() - started:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
