@@ -225,6 +225,8 @@ def test_a_run_shorter_than_the_horizon_is_refused():
 
 
 DENSE = Path(__file__).resolve().parent / "data" / "dense_default"
+# A second task (digits, MLP 64-32-32-10, target 96.98 %), so that the design's settings are not tuned to one record.
+DENSE_SECOND = Path(__file__).resolve().parent / "data" / "dense_mlp2x32"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -290,13 +292,13 @@ def test_design_settings_are_checked(kwargs, match):
         DesignSettings(**kwargs)
 
 
-def dense_truth():
-    """The committed dense truth of the default: baseline, τ* runs and every τ in 1..30,
+def dense_truth(folder=DENSE):
+    """A committed dense truth (default: the default's): baseline, τ* runs and every τ in 1..30,
     each condition's replicas in the order of their ids (the pipeline's blocks
     take replicas 0, 1, … in that order)."""
-    table = pd.read_parquet(DENSE / "first_passage.parquet")
+    table = pd.read_parquet(folder / "first_passage.parquet")
     table = table.assign(replica=table["replica"].astype(int)).sort_values(["condition", "replica"], kind="stable")
-    meta = json.loads((DENSE / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text())
     horizon = meta["horizon"]
 
     def passage(rows):
@@ -319,16 +321,22 @@ FLAT_FULL_RESET = pytest.mark.xfail(
                         "its noise from tau = 13 to 30 and the best (tau = 19) is in the indifferent set")
 
 
-@pytest.mark.parametrize("protocol", ["shrink_perturb", "partial_reset",
-                                      pytest.param("full_reset", marks=FLAT_FULL_RESET)])
-def test_the_design_replayed_on_the_default_dense_truth_finds_a_near_best_period(protocol):
+TRUTHS = [pytest.param(DENSE, protocol, id=f"default-{protocol}",
+                       marks=FLAT_FULL_RESET if protocol == "full_reset" else ())
+          for protocol in ("shrink_perturb", "partial_reset", "full_reset")]
+TRUTHS += [pytest.param(DENSE_SECOND, protocol, id=f"mlp2x32-{protocol}")
+           for protocol in ("shrink_perturb", "partial_reset", "full_reset")]
+
+
+@pytest.mark.parametrize("folder, protocol", TRUTHS)
+def test_the_design_replayed_on_the_dense_truths_finds_a_near_best_period(folder, protocol):
     """What `snakemake --cores all regret` reports, replayed in seconds: the
     baseline + τ* and the adaptive rounds (the pipeline's own settings, the
     recorded replicas in their order, every replica stopping at its first
     passage) choose a period whose measured MFPT is within 10 % of the best
     of the 30 measured periods, for at most 24,000 replica-epochs and a tenth
-    of a dense grid charged the same way."""
-    meta, baseline, runs, tau_star_runs = dense_truth()
+    of a dense grid charged the same way; on both committed truths."""
+    meta, baseline, runs, tau_star_runs = dense_truth(folder)
     horizon, tau_star = meta["horizon"], meta["tau_star"]
     truth = {tau: restricted_mean(fp) for tau, fp in runs[protocol].items()}
     recorded = {**runs[protocol], tau_star: tau_star_runs[protocol]}  # τ* comes from its own run, as in the pipeline
@@ -341,18 +349,24 @@ def test_the_design_replayed_on_the_default_dense_truth_finds_a_near_best_period
     assert final["replica_epochs"] <= min(24_000, grid_cost / 10)
 
 
+@pytest.mark.parametrize("folder", [DENSE, DENSE_SECOND], ids=["default", "mlp2x32"])
 @pytest.mark.parametrize("protocol", ["shrink_perturb", "partial_reset", "full_reset"])
-def test_the_indifferent_set_holds_the_dense_truths_best_period(protocol):
+def test_the_indifferent_set_holds_the_dense_truths_best_period(folder, protocol):
     """On a flat optimum the set of periods indistinguishable from the choice is
-    the honest answer: it must hold the period that the dense grid measured best,
-    and say something (at most two thirds of the grid)."""
-    meta, baseline, runs, tau_star_runs = dense_truth()
+    the honest answer: the answer (the choice and its indifferent set) covers a
+    near-best period, i.e. the choice is within 10 % of the dense grid's best
+    or the best period is in the set; and the set says something (at most two
+    thirds of the grid)."""
+    meta, baseline, runs, tau_star_runs = dense_truth(folder)
     horizon, tau_star = meta["horizon"], meta["tau_star"]
     truth = {tau: restricted_mean(fp) for tau, fp in runs[protocol].items()}
     recorded = {**runs[protocol], tau_star: tau_star_runs[protocol]}
     final = replay_design(baseline, recorded, tau_star=tau_star, taus=range(1, 31), horizon=horizon,
                           settings=DEFAULT_DESIGN)[-1]
-    assert min(truth, key=truth.get) in final["indifferent_taus"], (final, truth)
+    best = min(truth, key=truth.get)
+    near_best = truth[final["optimal_tau"]] <= 1.10 * truth[best]
+    assert near_best or best in final["indifferent_taus"], (final, truth)
+    assert final["optimal_tau"] in final["indifferent_taus"]
     assert len(final["indifferent_taus"]) <= 20
 
 

@@ -246,5 +246,20 @@ def test_readme_results_block_is_generated_from_the_tables(tiny_run, tmp_path):
     optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv")
     for _, row in optimum.iterrows():
         assert f"| {row['protocol']}" in text and f" {row['measured_taus']} " in text
+    # the head-to-head of bench/compare_search.py, with each method's multiple of fptopt's
+    comparison = tmp_path / "search_comparison.json"
+    comparison.write_text(json.dumps({
+        "accounting": "first_passage",
+        "oracle": {"source": "tests/data/dense_default/first_passage.parquet (sha256 …)", "regret_tolerance": 0.1,
+                   "success_share": 0.9, "repeats": 50},
+        "methods": {"shrink_perturb": {"fptopt": {"replica_epochs_to_target": 10_000},
+                                       "grid_R10": {"replica_epochs_to_target": 25_000}},
+                    "full_reset": {"fptopt": {"replica_epochs_to_target": None},
+                                   "grid_R10": {"replica_epochs_to_target": 40_000}}}}))
+    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(readme),
+                 "--search-comparison", str(comparison)]) == 0
+    text = readme.read_text()
+    assert "accounting: first_passage" in text and "| method | shrink_perturb | full_reset |" in text
+    assert "| fptopt | 10,000 (1×) | not reached |" in text and "| grid_R10 | 25,000 (2.5×) | 40,000 |" in text
     (tmp_path / "plain.md").write_text("no markers\n")
     assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(tmp_path / "plain.md")]) == 1

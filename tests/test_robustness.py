@@ -80,6 +80,11 @@ def test_sigkill_at_a_fixed_epoch_then_rerun_is_byte_identical(tmp_path, kill_af
     rerun = subprocess.run(train_command(config_path, out), cwd=tmp_path, capture_output=True, text=True, check=True)
     assert f"resumed from epoch {resumed_from}" in rerun.stderr
     assert out.read_bytes() == reference.read_bytes(), f"resumed from epoch {resumed_from}: output differs"
+    # stopping at the target was on (the default): replicas had stopped before the kill, and the
+    # checkpoint the rerun resumed from held the compacted stack
+    table = pd.read_parquet(out)
+    stopped_by_kill = table[(table["epoch"] == resumed_from) & table["stopped"]]
+    assert config["training"]["stop_at_target"] and len(stopped_by_kill) >= 5
 
 
 def test_same_config_and_seed_give_the_same_trajectories(tmp_path):
