@@ -10,6 +10,9 @@ protocol (``"none"`` for the baseline), tau (0 for the baseline), replica, time
 at least the horizon (and ``tau_star`` for fptopt; else ``--tau-star``). A
 ``condition`` column, when present, selects the sweep's own rows
 (``--condition-prefix``, default ``train_sweep``; see :func:`dense_rows`).
+Every condition needs ``--min-recorded`` (default 20) recorded replicas: a
+bootstrap of R replicas from 3 recorded ones would measure those 3 over and
+over, so such a sweep is refused (naming the condition), never resampled.
 
 Rules, the same for every method:
 
@@ -17,37 +20,68 @@ Rules, the same for every method:
   replacement (``--draw bootstrap``, seeded per repeat). ``--draw subsample``
   draws without replacement instead: with R = the recorded count a method
   then sees the oracle's own data, which the test uses for exact checks.
-* **Cost**: a trial of R replicas followed to epoch e costs R·e
-  replica-epochs, censored replicas included: no replica stops at its first
-  passage (a trial cannot tell when its last replica will pass). A full trial
-  costs R·H, a trial pruned after epoch e costs R·e. fptopt also pays for the
-  unperturbed baseline (R·H); the other methods never need it.
+* **Cost** (``"accounting": "first_passage"``, :func:`first_passage_cost`):
+  the objective is the time to the target, so a replica stops at its first
+  passage; a trial whose replicas have first-passage (or censoring) times
+  ``T_i`` and which is followed to epoch e costs ``Σ_i min(T_i, e)``
+  replica-epochs. A full trial costs ``Σ_i min(T_i, H)``, a trial pruned
+  after epoch e ``Σ_i min(T_i, e)``. fptopt also pays for the unperturbed
+  baseline; the other methods never need it.
 * **True MFPT** of τ = the Kaplan–Meier restricted mean ``⟨T∧H⟩`` of *all*
   recorded replicas of τ; **regret** of a chosen τ = true MFPT(τ) / best true
   MFPT over the sweep's periods − 1.
-* **Budget**: a method's answer at budget b is the one it gives once it has
-  spent at most b (a run that stopped earlier keeps its last answer; before
-  its first complete trial Optuna has no answer, counted as a miss).
-  ``replica_epochs_to_target`` is the smallest budget on a method's curve
-  from which on the regret is ≤ 10 % in ≥ 90 % of the repeats (``null``:
-  never within the budgets it was given).
+* **Budget**: one geometric budget grid per protocol for every method
+  (:func:`budget_grid`, ``--budget-points`` points from the cheapest first
+  answer of any method to the most any grid, random search or fptopt spends;
+  every Optuna study runs until it has spent that much). A
+  method's answer at budget b is the last one it gave with cumulative cost
+  ≤ b (no answer yet = a miss). ``replica_epochs_to_target`` is the smallest
+  budget of the grid from which on, at every larger budget of the grid, the
+  regret is ≤ 10 % in ≥ 90 % of the repeats (:func:`budget_to_target`, one
+  function for every method; ``null``: not reached within the grid).
 
-Methods: ``grid`` (every τ at full horizon, the lowest measured restricted
-MFPT), ``random`` (k periods without replacement, k = 1..len(taus)),
-``fptopt`` (baseline + τ* + up to ``--rounds`` rounds of ``next_tau``,
-:func:`fptopt.stats.design.replay_design`), ``optuna_tpe`` (TPE, no pruning) and
-``optuna_sh_*`` / ``optuna_hb_*`` (TPE with ``SuccessiveHalvingPruner`` /
-``HyperbandPruner``). Optuna's intermediate value at epoch e is the
-Kaplan–Meier restricted mean so far, ``Σ_{t<e} Ψ(t)`` of the trial's R
-replicas: pruners compare trials at equal steps, and the accuracy itself
-would be a biased signal (a perturbation lowers the accuracy right after it
-hits, so short periods look bad at almost every step); the restricted mean
-so far is what the objective accumulates, it is censoring-aware, and at
-epoch e it uses only what was observed up to e.
+Methods:
 
-Grid, random and fptopt of one repeat read the same draws (one draw per
-condition: "a world"); every Optuna trial draws afresh (TPE may ask for a
-period twice). Needs numpy, scipy, pandas, matplotlib and optuna; no torch.
+* ``grid_R<R>``: every τ with R replicas to the horizon, the lowest measured
+  restricted MFPT; ``random_R<R>``: periods in a random order without
+  replacement, the answer after k periods the best measured so far; both at
+  every R of ``--grid-replicas`` (10, 25, 50, 100, 200). ``grid`` and
+  ``random`` are the R with the fewest replica-epochs to target, **chosen
+  after the fact**: no user knows the best R beforehand, so this favours them.
+* ``fptopt``: baseline + τ* + the design's rounds
+  (:func:`fptopt.stats.design.replay_design`) with the pipeline's settings
+  (:func:`resolve_design`: config.yaml's ``DesignSettings``, through
+  :func:`fptopt.pipeline.config.design_settings`; ``--rounds`` overrides its
+  rounds; the adapter is :func:`fptopt_steps`). The design decides how many
+  replicas each condition gets; it does not pay for the pipeline's
+  ``training.full_horizon_replicas`` (replicas trained to the horizon for the
+  accuracy columns), which the other methods do not report either.
+* ``optuna_tpe`` (TPE, no pruning) and ``optuna_sh_*`` / ``optuna_hb_*``
+  (TPE with ``SuccessiveHalvingPruner`` / ``HyperbandPruner``, reduction
+  factor 3 or 4, ``min_resource`` = round(H/12) or round(H/6):
+  ``minH12`` / ``minH6`` in the name), as a knowledgeable user would set it
+  up: τ as an ordered log-scaled integer (``suggest_int(log=True)``; a
+  categorical only when the recorded periods are not contiguous), R replicas
+  per trial (``--replicas``; an entry suffixed ``_R<R>`` runs at R per
+  trial: by default TPE and the H/6, factor-3 pruners also at R = 50), and
+  its answer after k trials is the τ with the lowest *mean* objective over
+  the complete trials of that τ so far (:func:`lowest_mean_answers`; not
+  the single luckiest trial). Every study
+  runs until it has spent the budget grid's end (``--max-trials`` caps it;
+  the JSON says when the cap was hit). The intermediate value at epoch e is
+  the Kaplan–Meier restricted mean so far, ``Σ_{t<e} Ψ(t)`` of the trial's R
+  replicas: pruners compare trials at equal steps, and the accuracy itself
+  would be a biased signal (a perturbation lowers the accuracy right after
+  it hits, so short periods look bad at almost every step); the restricted
+  mean so far is what the objective accumulates, it is censoring-aware, and
+  at epoch e it uses only what was observed up to e. A trial reports it at
+  the epochs where its pruner can decide (``min_resource·rf^k``): the
+  pruners only act there, so the decisions equal reporting every epoch.
+
+Grid, random and fptopt of one repeat read the same draws ("a world": per
+condition one pool of replicas, of which a method at R uses the first R);
+every Optuna trial draws afresh (TPE may ask for a period twice). Needs
+numpy, scipy, pandas, matplotlib and optuna; no torch.
 
     python bench/compare_search.py                     # the default's dense sweep
     python bench/compare_search.py --truth DIR         # any sweep in the same layout
@@ -59,12 +93,14 @@ period twice). Needs numpy, scipy, pandas, matplotlib and optuna; no torch.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import re
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +108,30 @@ import pandas as pd
 from report import write_json  # bench/report.py (the script's folder is on sys.path)
 
 from fptopt.pipeline.provenance import file_sha256, provenance
-from fptopt.stats.design import DEFAULT_TRUST_RATIO, replay_design
+from fptopt.stats import design as design_module
 from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRUTH = ROOT / "tests" / "data" / "dense_default"
 DEFAULT_OUT = ROOT / "bench" / "results" / "search_comparison.json"
+PIPELINE_CONFIG = ROOT / "config.yaml"
 COLUMNS = ("protocol", "tau", "replica", "time", "observed")
 BASELINE = "none"
-# name: (pruner, min_resource, reduction_factor); None = no pruning
+ACCOUNTING = "first_passage"
+COST_RULE = ("a trial (or a design's condition) whose replicas have first-passage or censoring times T_i and which "
+             "is followed to epoch e costs sum_i min(T_i, e) replica-epochs: every replica stops at its first "
+             "passage (a censored replica at its last epoch, H); a full trial costs sum_i min(T_i, H), a trial "
+             "pruned after epoch e sum_i min(T_i, e); fptopt also pays its baseline replicas")
+GRID_REPLICAS = (10, 25, 50, 100, 200)
+MIN_RECORDED = 20
+MAX_TRIALS = 2000
+BEST_R_NOTE = ("R chosen after the fact (the R with the fewest replica-epochs to target): no user knows it "
+               "beforehand, so this favours the method")
+# name: (pruner, H / min_resource, reduction_factor); None = no pruning. min_resource = max(1, round(H / divisor)).
 OPTUNA_SETTINGS = {"optuna_tpe": None} | {
-    f"optuna_{kind}_min{min_resource}_rf{factor}": (kind, min_resource, factor)
-    for kind in ("sh", "hb") for min_resource in (5, 10) for factor in (3, 4)}
+    f"optuna_{kind}_minH{divisor}_rf{factor}": (kind, divisor, factor)
+    for kind in ("sh", "hb") for divisor in (12, 6) for factor in (3, 4)}
+R50_SETTINGS = ("optuna_tpe", "optuna_sh_minH6_rf3", "optuna_hb_minH6_rf3")  # also run at R = 50 by default
 
 
 # ---------------------------------------------------------------- the oracle
@@ -148,8 +196,11 @@ def dense_rows(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return frame[keep]
 
 
-def build_sweeps(frame: pd.DataFrame, horizon: int, protocols=None) -> dict[str, Sweep]:
-    """One :class:`Sweep` per protocol (all, or those named) of a tidy table."""
+def build_sweeps(frame: pd.DataFrame, horizon: int, protocols=None, min_recorded: int = MIN_RECORDED
+                 ) -> dict[str, Sweep]:
+    """One :class:`Sweep` per protocol (all, or those named) of a tidy table.
+    Refuses a sweep where the baseline or a period of a chosen protocol has
+    fewer than ``min_recorded`` recorded replicas (:func:`check_recorded`)."""
     frame = frame.sort_values(["protocol", "tau", "replica"])
     if (frame["time"] > horizon).any() or (frame["time"] < 0).any():
         raise ValueError(f"time must lie in 0..{horizon} (the horizon)")
@@ -166,6 +217,7 @@ def build_sweeps(frame: pd.DataFrame, horizon: int, protocols=None) -> dict[str,
     unknown = sorted(set(chosen) - set(available))
     if unknown:
         raise ValueError(f"protocols {unknown} are not in the sweep (it has {available})")
+    check_recorded(frame[frame["protocol"].isin([BASELINE, *chosen])], min_recorded)
     baseline = _first_passage(baseline_rows, horizon)
     sweeps = {}
     for protocol in chosen:
@@ -174,6 +226,19 @@ def build_sweeps(frame: pd.DataFrame, horizon: int, protocols=None) -> dict[str,
         truth = {tau: kaplan_meier(fp, horizon).restricted_mean(horizon).estimate for tau, fp in runs.items()}
         sweeps[protocol] = Sweep(protocol, horizon, baseline, runs, truth)
     return sweeps
+
+
+def check_recorded(frame: pd.DataFrame, min_recorded: int) -> None:
+    """Every condition (protocol, τ) needs ``min_recorded`` recorded replicas:
+    drawing R replicas from 3 recorded ones would replay those 3 over and over
+    and make that period look measured with R. Raises naming each condition."""
+    counts = frame.groupby(["protocol", "tau"]).size()
+    few = counts[counts < min_recorded]
+    if not few.empty:
+        named = ", ".join(f"protocol {p!r} tau {int(t)} ({int(n)} recorded)" for (p, t), n in few.items())
+        raise ValueError(f"{few.size} condition(s) have fewer than --min-recorded = {min_recorded} recorded "
+                         f"replicas: {named}; record more replicas, leave the protocol out (--protocols) or "
+                         f"lower --min-recorded")
 
 
 def _first_passage(rows: pd.DataFrame, horizon: int) -> FirstPassage:
@@ -263,34 +328,103 @@ def draw(fp: FirstPassage, replicas: int, rng: np.random.Generator, mode: str) -
     return fp.subset(index)
 
 
+# ------------------------------------------------------------ the cost rule
+
+def first_passage_cost(fp: FirstPassage, epoch: int | None = None) -> int:
+    """Replica-epochs of ``fp``'s replicas followed to epoch ``e`` (default:
+    the horizon) when each stops at its first passage: ``Σ_i min(T_i, e)``
+    (``T_i`` the first passage, or the censoring epoch = the last one). The
+    one cost rule of every method: a grid's or random search's period, an
+    Optuna trial (complete: e = H; pruned after epoch e), fptopt's baseline
+    and periods."""
+    epoch = fp.horizon if epoch is None else int(epoch)
+    return int(np.minimum(fp.times, epoch).sum())
+
+
+def first(fp: FirstPassage, replicas: int) -> FirstPassage:
+    """The first ``replicas`` of a pool (what training ``replicas`` of that condition gave)."""
+    if replicas > fp.n_replicas:
+        raise ValueError(f"asked for {replicas} replicas of a pool of {fp.n_replicas}")
+    return fp.subset(np.arange(int(replicas)))
+
+
 # ------------------------------------------------------------ the methods
 # Each method returns, per repeat, its steps [(cumulative replica-epochs, chosen τ or None), ...].
 
-def draw_world(sweep: Sweep, replicas: int, rng, mode: str):
-    """One draw of the baseline and of every period: what training each would give."""
-    return draw(sweep.baseline, replicas, rng, mode), {tau: draw(fp, replicas, rng, mode)
-                                                        for tau, fp in sweep.runs.items()}
+def draw_world(sweep: Sweep, pool: int, rng, mode: str):
+    """One draw of the baseline and of every period: per condition a pool of
+    replicas (``pool`` drawn with replacement; with ``subsample`` every
+    recorded replica in a random order) of which a method at R trains the first R."""
+    def one(fp):
+        return draw(fp, fp.n_replicas if mode == "subsample" else pool, rng, mode)
+
+    return one(sweep.baseline), {tau: one(fp) for tau, fp in sweep.runs.items()}
 
 
 def grid_steps(sweep: Sweep, runs: dict, replicas: int) -> list:
-    taus = sweep.taus
-    measured = [restricted_mean(runs[tau], sweep.horizon) for tau in taus]
-    return [(len(taus) * replicas * sweep.horizon, taus[int(np.argmin(measured))])]
+    """Every period with R replicas: one answer once all are trained."""
+    trained = [first(runs[tau], replicas) for tau in sweep.taus]
+    measured = [restricted_mean(fp, sweep.horizon) for fp in trained]
+    cost = sum(first_passage_cost(fp, sweep.horizon) for fp in trained)
+    return [(cost, sweep.taus[int(np.argmin(measured))])]
 
 
-def random_steps(sweep: Sweep, runs: dict, replicas: int, rng) -> list:
-    order = rng.permutation(sweep.taus)
-    measured = np.array([restricted_mean(runs[int(tau)], sweep.horizon) for tau in order])
-    best = np.minimum.accumulate(measured)
-    chosen = [int(order[int(np.flatnonzero(measured[: k + 1] == best[k])[0])]) for k in range(order.size)]
-    return [((k + 1) * replicas * sweep.horizon, tau) for k, tau in enumerate(chosen)]
+def random_steps(sweep: Sweep, runs: dict, replicas: int, order) -> list:
+    """Periods in ``order`` with R replicas each; after each, the best measured so far."""
+    steps, spent, best, chosen = [], 0, math.inf, None
+    for tau in order:
+        fp = first(runs[int(tau)], replicas)
+        spent += first_passage_cost(fp, sweep.horizon)
+        measured = restricted_mean(fp, sweep.horizon)
+        if measured < best:
+            best, chosen = measured, int(tau)
+        steps.append((spent, chosen))
+    return steps
 
 
-def fptopt_steps(sweep: Sweep, baseline: FirstPassage, runs: dict, tau_star: int, rounds: int) -> tuple[list, list]:
+@dataclass(frozen=True)
+class FptoptDesign:
+    """How fptopt is replayed: the adaptive design's ``DesignSettings`` and where they came from."""
+
+    settings: object
+    source: dict = field(default_factory=dict)
+
+    @property
+    def rounds(self) -> int:
+        return self.settings.rounds
+
+    def describe(self) -> dict:
+        return {"design": "adaptive replicas (DesignSettings)", "rounds": self.rounds,
+                "trust_ratio": self.settings.trust_ratio, "baseline_paid": True,
+                "design_settings": dataclasses.asdict(self.settings)} | self.source
+
+
+def fptopt_steps(sweep: Sweep, baseline: FirstPassage, runs: dict, tau_star: int, design: FptoptDesign
+                 ) -> tuple[list, list]:
+    """fptopt's steps ``[(cumulative first-passage cost, chosen τ), ...]``, one
+    per round, and the design's records. ``baseline`` and ``runs`` are the
+    world's pools; :func:`fptopt.stats.design.replay_design` trains the first
+    n of a pool when it measures n replicas of that condition, and the cost of
+    a round is :func:`design_cost` of its record."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        records = replay_design(baseline, runs, tau_star, rounds, sweep.taus, sweep.horizon)
-    return [(r["replica_epochs"], r["optimal_tau"]) for r in records], records[-1]["measured_taus"]
+        records = design_module.replay_design(baseline, runs, tau_star=tau_star, taus=sweep.taus,
+                                              horizon=sweep.horizon, settings=design.settings)
+    steps = [(design_cost(r, baseline, runs, sweep.horizon), int(r["optimal_tau"])) for r in records]
+    return steps, records
+
+
+def design_cost(record: dict, baseline: FirstPassage, runs: dict, horizon: int) -> int:
+    """Cumulative :func:`first_passage_cost` of what a design record has
+    trained: the first n of each pool, n from the record's ``replicas``
+    ({τ: n}) and ``baseline_replicas``."""
+    return first_passage_cost(first(baseline, int(record["baseline_replicas"])), horizon) + sum(
+        first_passage_cost(first(runs[int(tau)], int(n)), horizon) for tau, n in record["replicas"].items())
+
+
+def min_resource(setting, horizon: int) -> int | None:
+    """A pruner's ``min_resource``, scaled to the horizon: ``max(1, round(H / divisor))``."""
+    return None if setting is None else max(1, round(horizon / setting[1]))
 
 
 def make_pruner(setting, horizon: int):
@@ -298,54 +432,104 @@ def make_pruner(setting, horizon: int):
 
     if setting is None:
         return optuna.pruners.NopPruner()
-    kind, min_resource, reduction_factor = setting
+    kind, _, reduction_factor = setting
     if kind == "sh":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=reduction_factor)
-    return optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=horizon,
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource(setting, horizon),
+                                                      reduction_factor=reduction_factor)
+    return optuna.pruners.HyperbandPruner(min_resource=min_resource(setting, horizon), max_resource=horizon,
                                           reduction_factor=reduction_factor)
 
 
-def optuna_steps(sweep: Sweep, replicas: int, setting, n_trials: int, rng, sampler_seed: int, mode: str,
-                 study_name: str) -> tuple[list, list]:
-    """One TPE study over τ; a trial = R fresh replicas of τ, reporting the
-    restricted mean so far after every epoch. Returns the steps and the
-    replica-epochs of every trial."""
+def report_epochs(setting, horizon: int) -> list[int]:
+    """The epochs at which a trial reports and asks its pruner: the rungs
+    ``min_resource·rf^k < H`` (successive halving and every Hyperband bracket
+    only decide there, so this equals reporting every epoch); none without pruning."""
+    if setting is None:
+        return []
+    epochs, epoch = [], min_resource(setting, horizon)
+    while epoch < horizon:
+        epochs.append(epoch)
+        epoch *= setting[2]
+    return epochs
+
+
+def lowest_mean_answers(trials) -> list:
+    """Optuna's answer after each trial: the τ with the lowest mean objective
+    over the complete trials of that τ so far (a τ tried twice counts with its
+    mean, not its luckier trial); ``None`` before the first complete trial.
+    ``trials``: ``[(τ, value or None for a pruned trial), ...]`` in order; ties
+    go to the smaller τ."""
+    sums, counts, chosen, answers = {}, {}, None, []
+    for tau, value in trials:
+        if value is not None:
+            sums[tau] = sums.get(tau, 0.0) + float(value)
+            counts[tau] = counts.get(tau, 0) + 1
+            chosen = min(sums, key=lambda t: (sums[t] / counts[t], t))
+        answers.append(chosen)
+    return answers
+
+
+def optuna_steps(sweep: Sweep, replicas: int, setting, spend: int, rng, sampler_seed: int, mode: str,
+                 study_name: str, max_trials: int = MAX_TRIALS, report_at=None) -> tuple[list, list]:
+    """One TPE study over τ, trials added until it has spent ``spend``
+    replica-epochs (or ran ``max_trials``). A trial = R fresh replicas of τ,
+    reporting the restricted mean so far at :func:`report_epochs`; it costs
+    :func:`first_passage_cost` to the epoch it stopped at. Returns the steps
+    (answers by :func:`lowest_mean_answers`) and per trial ``(τ, value or
+    None, cost, epochs)``. ``report_at``: other report epochs (the test
+    reports every epoch to check that the pruners decide alike)."""
     import optuna
 
     taus, horizon = sweep.taus, sweep.horizon
     contiguous = taus == list(range(taus[0], taus[-1] + 1))
-
-    def objective(trial):
-        tau = trial.suggest_int("tau", taus[0], taus[-1]) if contiguous else trial.suggest_categorical("tau", taus)
-        running = running_restricted_mean(draw(sweep.runs[tau], replicas, rng, mode), horizon)
-        for epoch in range(1, horizon + 1):
-            trial.report(float(running[epoch - 1]), epoch)
-            if epoch < horizon and trial.should_prune():
-                trial.set_user_attr("epochs", epoch)
-                raise optuna.TrialPruned()
-        trial.set_user_attr("epochs", horizon)
-        return float(running[-1])
-
+    pruned_state = optuna.trial.TrialState.PRUNED
     study = optuna.create_study(direction="minimize", study_name=study_name,
                                 sampler=optuna.samplers.TPESampler(seed=sampler_seed),
                                 pruner=make_pruner(setting, horizon))
-    study.optimize(objective, n_trials=n_trials)
-    steps, costs, spent, best, chosen = [], [], 0, math.inf, None
-    for trial in study.trials:
-        cost = replicas * trial.user_attrs["epochs"]
+    checks = report_epochs(setting, horizon) if report_at is None else [int(e) for e in report_at if e < horizon]
+    trials, spent = [], 0
+    while spent < spend and len(trials) < max_trials:
+        trial = study.ask()
+        if contiguous:
+            tau = trial.suggest_int("tau", taus[0], taus[-1], log=taus[0] >= 1)
+        else:
+            tau = trial.suggest_categorical("tau", taus)
+        fp = draw(sweep.runs[int(tau)], replicas, rng, mode)
+        running = running_restricted_mean(fp, horizon)
+        stopped = next((epoch for epoch in checks if _report(trial, running, epoch)), None)
+        if stopped is None:
+            value, epochs = float(running[-1]), horizon
+            study.tell(trial, value)
+        else:
+            value, epochs = None, stopped
+            study.tell(trial, state=pruned_state)
+        cost = first_passage_cost(fp, epochs)
         spent += cost
-        costs.append(cost)
-        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value < best:
-            best, chosen = trial.value, int(trial.params["tau"])
-        steps.append((spent, chosen))
-    return steps, costs
+        trials.append((int(tau), value, cost, epochs))
+    answers = lowest_mean_answers([(tau, value) for tau, value, _, _ in trials])
+    steps = [(int(c), a) for c, a in zip(np.cumsum([t[2] for t in trials]), answers)]
+    return steps, trials
+
+
+def _report(trial, running: np.ndarray, epoch: int) -> bool:
+    """Report the restricted mean so far at ``epoch``; whether to prune."""
+    trial.report(float(running[epoch - 1]), epoch)
+    return trial.should_prune()
 
 
 # ----------------------------------------------------------- the metric
 
+def budget_grid(low: int, high: int, points: int = 60) -> np.ndarray:
+    """The common budgets of every method: ``points`` geometric steps from
+    ``low`` to ``high`` replica-epochs, rounded, without repeats."""
+    low = max(1, int(low))
+    high = max(low, int(high))
+    return np.unique(np.round(np.geomspace(low, high, points)).astype(np.int64))
+
+
 def regrets_at(sweep: Sweep, steps_per_repeat: list, budgets: np.ndarray) -> np.ndarray:
-    """``(repeats, budgets)`` regret of each repeat's answer once it has spent
-    at most each budget (inf: no answer yet)."""
+    """``(repeats, budgets)`` regret of each repeat's last answer with
+    cumulative cost ≤ each budget (inf: no answer yet)."""
     out = np.full((len(steps_per_repeat), budgets.size), math.inf)
     for r, steps in enumerate(steps_per_repeat):
         costs = np.array([cost for cost, _ in steps])
@@ -370,10 +554,11 @@ def summarize(budgets: np.ndarray, regrets: np.ndarray, tolerance: float, share:
 
 
 def budget_to_target(budgets: np.ndarray, success: np.ndarray, share: float) -> int | None:
-    """The smallest budget from which on ``success >= share`` at every budget."""
-    failing = np.flatnonzero(success < share)
+    """The smallest budget of the grid from which on, at every larger budget
+    of the grid, ``success >= share`` (the one rule of every method)."""
+    failing = np.flatnonzero(np.asarray(success) < share)
     start = 0 if failing.size == 0 else int(failing[-1]) + 1
-    return None if start >= budgets.size else int(budgets[start])
+    return None if start >= len(budgets) else int(budgets[start])
 
 
 def _finite(value) -> float | None:
@@ -382,99 +567,250 @@ def _finite(value) -> float | None:
 
 # ------------------------------------------------------------- the run
 
-def compare(sweep: Sweep, args, protocol_index: int) -> dict:
-    """Every method on one protocol, ``args.repeats`` times; one entry per method."""
-    replicas, horizon, unit = args.replicas, sweep.horizon, args.replicas * sweep.horizon
-    tau_star = args.tau_star
+def optuna_name(name: str) -> tuple[str, int | None]:
+    """``optuna_<setting>`` (at ``--replicas``) or ``optuna_<setting>_R<R>``: the setting and R (None: --replicas)."""
+    match = re.fullmatch(r"(.+?)(?:_R(\d+))?", name)
+    base, replicas = match.group(1), match.group(2)
+    if base not in OPTUNA_SETTINGS:
+        raise ValueError(f"unknown Optuna setting {name!r}: one of {list(OPTUNA_SETTINGS)}, optionally with "
+                         f"_R<replicas per trial> (e.g. optuna_tpe_R50)")
+    return base, None if replicas is None else int(replicas)
+
+
+def _optuna_choice(name: str) -> str:
+    try:
+        optuna_name(name)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name
+
+
+def default_optuna() -> list[str]:
+    """Every setting at ``--replicas``; at R = 50 (four times the trials, so
+    most of the run time) TPE alone and with each pruner at min_resource H/6,
+    reduction factor 3."""
+    return list(OPTUNA_SETTINGS) + [f"{name}_R50" for name in R50_SETTINGS]
+
+
+def optuna_runs(args) -> list[tuple[str, str, int]]:
+    """``(name, setting, R)`` of every Optuna entry to run, without repeats:
+    ``_R<R>`` equal to ``--replicas`` is the unsuffixed entry."""
+    out, seen = [], set()
+    for name in args.optuna:
+        base, replicas = optuna_name(name)
+        replicas = args.replicas if replicas is None else replicas
+        if (base, replicas) in seen:
+            continue
+        seen.add((base, replicas))
+        out.append((base if replicas == args.replicas else f"{base}_R{replicas}", base, replicas))
+    return out
+
+
+def usable_grid_replicas(sweep: Sweep, args) -> list[int]:
+    """``--grid-replicas``; with ``--draw subsample`` those above the fewest
+    recorded replicas of a period are skipped (with a message)."""
+    values = sorted(set(args.grid_replicas))
+    if args.draw != "subsample":
+        return values
+    fewest = min(fp.n_replicas for fp in sweep.runs.values())
+    skipped = [r for r in values if r > fewest]
+    if skipped:
+        print(f"{sweep.protocol}: --draw subsample: grid and random skip R = {skipped} (a period has only "
+              f"{fewest} recorded replicas)")
+    kept = [r for r in values if r <= fewest]
+    if not kept:
+        raise ValueError(f"{sweep.protocol}: every --grid-replicas value exceeds the {fewest} recorded replicas "
+                         f"(--draw subsample)")
+    return kept
+
+
+def pipeline_design_settings():
+    """The pipeline's ``DesignSettings`` (config.yaml through
+    :func:`fptopt.pipeline.config.design_settings`) and where they came from."""
+    import yaml
+
+    from fptopt.pipeline.config import design_settings, parse_config
+
+    config = parse_config(yaml.safe_load(PIPELINE_CONFIG.read_text()), str(PIPELINE_CONFIG))
+    return design_settings(config), _relative(PIPELINE_CONFIG)
+
+
+def resolve_design(sweep: Sweep, args) -> FptoptDesign:
+    """fptopt as the pipeline runs it: config.yaml's settings (``--rounds``
+    overrides its rounds; with ``--draw subsample`` replica counts are capped
+    at the fewest recorded)."""
+    settings, origin = pipeline_design_settings()
+    changes, source = {}, {"settings_from": origin}
+    if args.rounds is not None:
+        changes["rounds"] = args.rounds
+        source["rounds_from"] = "--rounds"
+    if args.draw == "subsample":
+        fewest = min([sweep.baseline.n_replicas] + [fp.n_replicas for fp in sweep.runs.values()])
+        for key in ("initial_replicas", "block", "settle_replicas", "max_replicas"):
+            if getattr(settings, key) > fewest:
+                changes[key] = fewest
+                source["capped_at_recorded"] = fewest
+    return FptoptDesign(dataclasses.replace(settings, **changes), source)
+
+
+def compare(sweep: Sweep, args, protocol_index: int) -> tuple[dict, np.ndarray]:
+    """Every method on one protocol, ``args.repeats`` times, judged on one
+    budget grid; one entry per method, and the grid."""
+    horizon, tau_star = sweep.horizon, args.tau_star
     if tau_star not in sweep.runs:
         raise ValueError(f"tau_star {tau_star} is not a recorded period of {sweep.protocol} ({sweep.taus})")
-    worlds = {"grid": [], "random": [], "fptopt": []}
-    measured_counts = []
+    grid_replicas = usable_grid_replicas(sweep, args)
+    design = resolve_design(sweep, args)
+    optuna_entries = optuna_runs(args)
+    if args.draw == "subsample":
+        fewest = min([sweep.baseline.n_replicas] + [fp.n_replicas for fp in sweep.runs.values()])
+        asked = [r for _, _, r in optuna_entries]
+        if any(r > fewest for r in asked):
+            raise ValueError(f"--draw subsample needs R <= the recorded replicas ({fewest}), got R = {max(asked)}")
+    pool = max([*grid_replicas, args.replicas, design.settings.max_replicas])
+    runs = {f"{kind}_R{r}": [] for kind in ("grid", "random") for r in grid_replicas} | {"fptopt": []}
+    fptopt_records = []
     for repeat in range(args.repeats):
         rng = np.random.default_rng([args.seed, protocol_index, repeat, 0])
-        baseline, runs = draw_world(sweep, replicas, rng, args.draw)
-        worlds["grid"].append(grid_steps(sweep, runs, replicas))
-        worlds["random"].append(random_steps(sweep, runs, replicas, rng))
-        steps, measured = fptopt_steps(sweep, baseline, runs, tau_star, args.rounds)
-        worlds["fptopt"].append(steps)
-        measured_counts.append(len(measured))
-    n = len(sweep.taus)
-    budgets = {"grid": np.array([n * unit]), "random": unit * np.arange(1, n + 1),
-               "fptopt": unit * np.arange(2, args.rounds + 3)}
-    settings = {"grid": {"periods": n, "horizon": horizon},
-                "random": {"periods": f"k = 1..{n} drawn without replacement"},
-                "fptopt": {"tau_star": tau_star, "rounds": args.rounds, "trust_ratio": DEFAULT_TRUST_RATIO,
-                           "baseline_paid": True}}
-    stats = {"fptopt": {"measured_periods_mean": float(np.mean(measured_counts)),
-                        "measured_periods_max": int(np.max(measured_counts))}}
+        baseline, pools = draw_world(sweep, pool, rng, args.draw)
+        order = [int(tau) for tau in rng.permutation(sweep.taus)]
+        for replicas in grid_replicas:
+            runs[f"grid_R{replicas}"].append(grid_steps(sweep, pools, replicas))
+            runs[f"random_R{replicas}"].append(random_steps(sweep, pools, replicas, order))
+        steps, records = fptopt_steps(sweep, baseline, pools, tau_star, design)
+        runs["fptopt"].append(steps)
+        fptopt_records.append((records, steps))
+    spend = max(steps[-1][0] for steps_per_repeat in runs.values() for steps in steps_per_repeat)
+    settings = {f"grid_R{r}": {"periods": len(sweep.taus), "replicas": r, "horizon": horizon} for r in grid_replicas}
+    settings |= {f"random_R{r}": {"periods": f"k = 1..{len(sweep.taus)} drawn without replacement", "replicas": r}
+                 for r in grid_replicas}
+    settings["fptopt"] = {"tau_star": tau_star} | design.describe()
+    stats = {"fptopt": fptopt_stats(fptopt_records)}
+    _progress(sweep.protocol, "grid, random, fptopt", {n: max(st[-1][0] for st in s) for n, s in runs.items()},
+              "spent (max)")
+    for name, base, replicas in optuna_entries:
+        runs[name], settings[name], stats[name] = optuna_method(sweep, args, protocol_index, base, replicas, spend)
+        _progress(sweep.protocol, name, {name: max(s[-1][0] for s in runs[name])}, "spent (max)")
+    low = min(steps[0][0] for steps_per_repeat in runs.values() for steps in steps_per_repeat if steps)
+    budgets = budget_grid(low, spend, args.budget_points)
+    judged = {}
+    for name, steps_per_repeat in runs.items():
+        judged[name] = summarize(budgets, regrets_at(sweep, steps_per_repeat, budgets), args.tolerance,
+                                 args.share) | {"settings": settings[name]}
+        if name in stats:
+            judged[name]["stats"] = stats[name]
     results = {}
-    for name in ("grid", "random", "fptopt"):
-        results[name] = summarize(budgets[name], regrets_at(sweep, worlds[name], budgets[name]),
-                                  args.tolerance, args.share) | {"settings": settings[name]}
-    results["fptopt"]["stats"] = stats["fptopt"]
-    _progress(sweep.protocol, "grid, random, fptopt", results)
-    for name in args.optuna:
-        results[name] = optuna_method(sweep, args, protocol_index, name)
-        _progress(sweep.protocol, name, {name: results[name]})
-    return results
+    for kind in ("grid", "random"):
+        entries = {r: judged[f"{kind}_R{r}"] for r in grid_replicas}
+        best = best_replicas(entries)
+        results[kind] = dict(entries[best]) | {"settings": entries[best]["settings"] | {
+            "replicas": best, "best_of_replicas": grid_replicas, "note": BEST_R_NOTE}}
+    results |= {name: judged[name] for name in runs if name.startswith(("grid_R", "random_R"))}
+    results |= {name: judged[name] for name in runs if not name.startswith(("grid_R", "random_R"))}
+    _progress(sweep.protocol, "all methods", {n: e["replica_epochs_to_target"] for n, e in results.items()},
+              "replica-epochs to target")
+    return results, budgets
 
 
-def optuna_method(sweep: Sweep, args, protocol_index: int, name: str) -> dict:
-    """One Optuna setting, ``args.repeats`` studies of ``args.trials`` trials.
-    A study's first k trials are what ``n_trials = k`` would have run (TPE and
-    the pruners only look back), so one study gives the whole budget sweep;
-    its curve is read every half full trial (R·H/2)."""
-    unit = args.replicas * sweep.horizon
-    setting_index = list(OPTUNA_SETTINGS).index(name)
-    runs, trial_costs = [], []
+def best_replicas(entries: dict) -> int:
+    """The R with the fewest replica-epochs to target (not reached counts last; ties: the smaller R)."""
+    def key(replicas):
+        spent = entries[replicas]["replica_epochs_to_target"]
+        return (spent is None, spent or 0, replicas)
+
+    return min(entries, key=key)
+
+
+def fptopt_stats(repeats: list) -> dict:
+    """What the design did: periods measured, replicas trained, rounds run,
+    and whether its own ``replica_epochs`` agree with :func:`design_cost`."""
+    final = [records[-1] for records, _ in repeats]
+    replicas = [sum(r["replicas"].values()) + int(r["baseline_replicas"]) for r in final]
+    return {"measured_periods_mean": float(np.mean([len(r["measured_taus"]) for r in final])),
+            "measured_periods_max": int(max(len(r["measured_taus"]) for r in final)),
+            "replicas_trained_mean": float(np.mean(replicas)),
+            "rounds_run_mean": float(np.mean([len(records) - 1 for records, _ in repeats])),
+            "spent_mean": float(np.mean([steps[-1][0] for _, steps in repeats])),
+            "design_replica_epochs_agree": all(int(r["replica_epochs"]) == cost for records, steps in repeats
+                                               for r, (cost, _) in zip(records, steps, strict=True))}
+
+
+def optuna_method(sweep: Sweep, args, protocol_index: int, base: str, replicas: int, spend: int):
+    """One Optuna setting at R replicas per trial, ``args.repeats`` studies,
+    each run until it has spent ``spend`` (the budget grid's end): the steps,
+    the settings and the stats."""
+    setting = OPTUNA_SETTINGS[base]
+    horizon = sweep.horizon
+    runs, trials, capped = [], [], 0
     for repeat in range(args.repeats):
-        sequence = np.random.SeedSequence([args.seed, protocol_index, repeat, 1 + setting_index])
+        sequence = np.random.SeedSequence([args.seed, protocol_index, repeat, 1 + list(OPTUNA_SETTINGS).index(base),
+                                           replicas])
         rng = np.random.default_rng(sequence)
         sampler_seed = int(sequence.generate_state(1)[0])
-        steps, costs = optuna_steps(sweep, args.replicas, OPTUNA_SETTINGS[name], args.trials, rng, sampler_seed,
-                                    args.draw, f"{name}-{sweep.protocol}-{repeat}")
+        steps, study = optuna_steps(sweep, replicas, setting, spend, rng, sampler_seed, args.draw,
+                                    f"{base}-R{replicas}-{sweep.protocol}-{repeat}", args.max_trials)
         runs.append(steps)
-        trial_costs.extend(costs)
-    spent = min(steps[-1][0] for steps in runs)
-    budgets = (unit // 2) * np.arange(1, spent // (unit // 2) + 1)
-    setting = OPTUNA_SETTINGS[name]
-    settings = {"sampler": "TPESampler", "n_trials": args.trials, "intermediate_value": "restricted mean so far",
+        trials.append(study)
+        capped += int(steps[-1][0] < spend)
+    contiguous = sweep.taus == list(range(sweep.taus[0], sweep.taus[-1] + 1))
+    settings = {"sampler": "TPESampler (defaults)", "replicas_per_trial": replicas,
+                "search_space": (f"suggest_int('tau', {sweep.taus[0]}, {sweep.taus[-1]}, log=True)" if contiguous else
+                                 f"suggest_categorical('tau', {sweep.taus}) (the periods are not contiguous)"),
+                "answer": "the tau with the lowest mean objective over the complete trials of that tau so far",
+                "trials": f"added until the study has spent >= {spend} replica-epochs (the budget grid's end), "
+                          f"at most {args.max_trials}",
+                "intermediate_value": "restricted mean so far", "report_epochs": report_epochs(setting, horizon),
                 "pruner": "NopPruner" if setting is None else
                 {"sh": "SuccessiveHalvingPruner", "hb": "HyperbandPruner"}[setting[0]]}
     if setting is not None:
-        settings |= {"min_resource": setting[1], "reduction_factor": setting[2]}
+        settings |= {"min_resource": min_resource(setting, horizon),
+                     "min_resource_rule": f"max(1, round(H / {setting[1]})), H = {horizon}",
+                     "reduction_factor": setting[2]}
         if setting[0] == "hb":
-            settings["max_resource"] = sweep.horizon
-    costs = np.array(trial_costs)
-    stats = {"trials": int(costs.size), "pruned_share": float((costs < unit).mean()),
-             "mean_trial_replica_epochs": float(costs.mean()), "full_trial_replica_epochs": int(unit),
-             "mean_pruned_trial_replica_epochs": float(costs[costs < unit].mean()) if (costs < unit).any() else None,
-             "spent_after_all_trials_min": int(spent)}
-    return summarize(budgets, regrets_at(sweep, runs, budgets), args.tolerance, args.share) | {
-        "settings": settings, "stats": stats}
+            settings["max_resource"] = horizon
+    flat = [t for study in trials for t in study]
+    costs = np.array([cost for _, _, cost, _ in flat])
+    pruned = np.array([value is None for _, value, _, _ in flat])
+    counts = [len(study) for study in trials]
+    stats = {"trials": int(costs.size), "trials_per_study_min": int(min(counts)),
+             "trials_per_study_mean": float(np.mean(counts)), "trials_per_study_max": int(max(counts)),
+             "pruned_share": float(pruned.mean()), "mean_trial_replica_epochs": float(costs.mean()),
+             "mean_complete_trial_replica_epochs": float(costs[~pruned].mean()) if (~pruned).any() else None,
+             "mean_pruned_trial_replica_epochs": float(costs[pruned].mean()) if pruned.any() else None,
+             "spent_min": int(min(s[-1][0] for s in runs)), "trial_cap_hit": capped}
+    if capped:
+        stats["note"] = (f"{capped} of {args.repeats} studies stopped at max_trials = {args.max_trials} before "
+                         f"spending the budget grid's end: their curve keeps its last answer")
+    return runs, settings, stats
 
 
-def _progress(protocol: str, label: str, results: dict) -> None:
-    found = {name: entry["replica_epochs_to_target"] for name, entry in results.items()}
-    print(f"[{time.strftime('%H:%M:%S')}] {protocol}: {label} done; replica-epochs to target: {found}", flush=True)
+def _progress(protocol: str, label: str, values: dict, what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {protocol}: {label} done; {what}: {values}", flush=True)
 
 
-def oracle_entry(sweeps: dict, args, source: str, synthetic: bool, meta: dict) -> dict:
+def oracle_entry(sweeps: dict, args, source: str, synthetic: bool, meta: dict, budgets: dict) -> dict:
     any_sweep = next(iter(sweeps.values()))
     return {
         "source": source, "synthetic": synthetic, "horizon": any_sweep.horizon, "taus": any_sweep.taus,
-        "replicas_per_trial": args.replicas, "repeats": args.repeats, "draw": args.draw, "seed": args.seed,
+        "replicas_per_trial": args.replicas, "grid_replicas": sorted(set(args.grid_replicas)),
+        "repeats": args.repeats, "draw": args.draw, "seed": args.seed,
         "tau_star": args.tau_star, "target": meta.get("target"), "condition_prefix": args.condition_prefix,
+        "min_recorded": args.min_recorded,
         "recorded_replicas": {p: {str(t): fp.n_replicas for t, fp in s.runs.items()} | {
             BASELINE: s.baseline.n_replicas} for p, s in sweeps.items()},
         "regret_tolerance": args.tolerance, "success_share": args.share,
-        "target_rule": "replica_epochs_to_target: the smallest budget on the curve from which on, at every larger "
-                       "budget, regret <= regret_tolerance in >= success_share of the repeats",
-        "answer_at_budget": "the answer a repeat gives once it has spent at most the budget; no answer yet "
-                            "(Optuna before its first complete trial) = infinite regret",
+        "target_rule": "replica_epochs_to_target: the smallest budget of the budget grid from which on, at every "
+                       "larger budget of the grid, regret <= regret_tolerance in >= success_share of the repeats "
+                       "(one function, budget_to_target, for every method)",
+        "budget_grid": {p: {"low": int(b[0]), "high": int(b[-1]), "points": int(b.size),
+                            "rule": f"np.unique(np.round(np.geomspace(low, high, {args.budget_points}))): low = the "
+                                    "cheapest first answer of any method, high = the most any grid or random search "
+                                    "or fptopt spent (every Optuna study runs until it has spent it)"}
+                        for p, b in budgets.items()},
+        "answer_at_budget": "the last answer a repeat gave with cumulative cost <= the budget; no answer yet "
+                            "(Optuna before its first complete trial, a grid before its last period) = a miss",
         "curve_quantiles": "order statistics over repeats (numpy percentile, method='lower')",
-        "cost_rule": "a trial of R replicas followed to epoch e costs R*e replica-epochs (censored included); "
-                     "fptopt also pays the baseline (R*H)",
+        "cost_rule": COST_RULE,
         "protocols": list(sweeps),
         "best_tau": {p: s.best_tau for p, s in sweeps.items()},
         "best_mfpt": {p: s.best_mfpt for p, s in sweeps.items()},
@@ -494,27 +830,33 @@ def add_multiples(methods: dict) -> None:
 
 # --------------------------------------------------------------- figure
 
-PLOT_ROWS = (("grid, random, TPE without pruning", ("grid", "random", "optuna_tpe")),
-             ("TPE + successive halving", "optuna_sh_"), ("TPE + Hyperband", "optuna_hb_"))
+PLOT_ROWS = (("grid, random (best R), TPE", lambda n: n in ("grid", "random") or n.startswith("optuna_tpe")),
+             ("grid at each R", lambda n: n.startswith("grid_R")),
+             ("random at each R", lambda n: n.startswith("random_R")),
+             ("TPE + successive halving", lambda n: n.startswith("optuna_sh_")),
+             ("TPE + Hyperband", lambda n: n.startswith("optuna_hb_")))
 
 
 def plot(result: dict, out: Path) -> None:
-    """Regret vs replica-epochs: one column per protocol; rows: the plain
-    searches, then each pruner's settings; fptopt in every panel."""
+    """Regret vs replica-epochs on the common budget grid: one column per
+    protocol; rows: the best-R searches and plain TPE, the grid and random
+    search at each R, then each pruner's settings; fptopt in every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     protocols = list(result["methods"])
-    fig, axes = plt.subplots(len(PLOT_ROWS), len(protocols), figsize=(5.2 * len(protocols), 3.3 * len(PLOT_ROWS)),
+    rows = [(label, member) for label, member in PLOT_ROWS
+            if any(member(n) for entries in result["methods"].values() for n in entries)]
+    fig, axes = plt.subplots(len(rows), len(protocols), figsize=(5.2 * len(protocols), 3.3 * len(rows)),
                              squeeze=False, sharex=True, sharey=True)
     tolerance = result["oracle"]["regret_tolerance"]
     for column, protocol in enumerate(protocols):
         entries = result["methods"][protocol]
-        for row, (label, members) in enumerate(PLOT_ROWS):
+        for row, (label, member) in enumerate(rows):
             ax = axes[row][column]
-            names = [n for n in entries if (n in members if isinstance(members, tuple) else n.startswith(members))]
+            names = [n for n in entries if member(n) and n != "fptopt"]
             shades = iter(plt.cm.viridis(np.linspace(0.0, 0.8, max(len(names), 1))))
             for name in names + ["fptopt"]:
                 color = {"grid": "black", "random": "0.5", "fptopt": "tab:red"}.get(name) or next(shades)
@@ -526,14 +868,14 @@ def plot(result: dict, out: Path) -> None:
             ax.legend(fontsize=7, loc="upper right", title=label, title_fontsize=7)
             if row == 0:
                 ax.set_title(f"{protocol} (best τ = {result['oracle']['best_tau'][protocol]})")
-            if row == len(PLOT_ROWS) - 1:
-                ax.set_xlabel("replica-epochs spent")
+            if row == len(rows) - 1:
+                ax.set_xlabel("replica-epochs spent (Σ min(T_i, e))")
             if column == 0:
                 ax.set_ylabel("regret (true MFPT / best − 1)")
     synthetic = " — SYNTHETIC oracle" if result["oracle"]["synthetic"] else ""
-    fig.suptitle(f"Regret of the chosen period vs replica-epochs: median and 10–90 % band over "
-                 f"{result['oracle']['repeats']} repeats, R = {result['oracle']['replicas_per_trial']}; "
-                 f"dotted: {tolerance:.0%}{synthetic}", fontsize=10)
+    fig.suptitle(f"Regret of the chosen period vs replica-epochs (replicas stop at first passage):\nmedian and "
+                 f"10–90 % band over {result['oracle']['repeats']} repeats; dotted: {tolerance:.0%}{synthetic}",
+                 fontsize=10)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
@@ -544,11 +886,10 @@ def _plot_curve(ax, rows, name: str, color) -> None:
     curve = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
     budget, median, low, high = curve.T
     style = dict(color=color, lw=2.2 if name == "fptopt" else 1.2, label=name)
-    if budget.size == 1:
-        ax.errorbar(budget, median, yerr=[median - low, high - median], fmt="s", ms=5, capsize=3, **style)
-        return
-    ax.plot(budget, median, marker="o" if name == "fptopt" else None, ms=3.5, **style)
-    ax.fill_between(budget, low, high, color=color, alpha=0.13, lw=0)
+    sparse = np.isfinite(median).sum() <= 2  # a grid answers once, at its last period: a marker shows it
+    ax.plot(budget, median, drawstyle="steps-post", marker="o" if sparse else None, ms=4, **style)
+    ax.fill_between(budget, low, high, where=np.isfinite(low) & np.isfinite(high), color=color, alpha=0.13, lw=0,
+                    step="post")
 
 
 # ---------------------------------------------------------------- main
@@ -558,21 +899,34 @@ def parse_args(argv=None):
     parser.add_argument("--truth", default=str(DEFAULT_TRUTH),
                         help="folder with first_passage.parquet (+ meta.json), or 'synthetic'")
     parser.add_argument("--protocols", nargs="+", help="protocols to compare (default: all in the sweep)")
-    parser.add_argument("--replicas", type=int, help="R, replicas per trial (default: meta's replicas, else 200)")
+    parser.add_argument("--replicas", type=int, help="R, replicas per Optuna trial (and per condition of a fixed-R "
+                                                     "fptopt design; default: meta's replicas, else 200)")
+    parser.add_argument("--grid-replicas", type=int, nargs="+",
+                        help=f"R of the grid and of random search, each its own entry (default: {list(GRID_REPLICAS)}"
+                             "; with --quick those <= --replicas)")
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--trials", type=int, default=60, help="Optuna's largest n_trials (the budget sweep)")
-    parser.add_argument("--rounds", type=int, default=4, help="fptopt's next_tau rounds after baseline + tau*")
+    parser.add_argument("--max-trials", type=int, default=MAX_TRIALS,
+                        help="hard cap on an Optuna study's trials (it otherwise runs until it has spent the budget "
+                             "grid's end)")
+    parser.add_argument("--rounds", type=int,
+                        help="fptopt's rounds after baseline + tau* (default: config.yaml's adaptive.rounds)")
     parser.add_argument("--tau-star", type=int, help="fptopt's first period (default: meta's tau_star)")
     parser.add_argument("--horizon", type=int, help="H (default: meta's horizon, else the largest time)")
     parser.add_argument("--condition-prefix", default="train_sweep",
                         help="with a condition column: the periodic rows of the sweep (see dense_rows)")
-    parser.add_argument("--optuna", nargs="*", default=list(OPTUNA_SETTINGS), choices=list(OPTUNA_SETTINGS))
+    parser.add_argument("--min-recorded", type=int, default=MIN_RECORDED,
+                        help="refuse a sweep with a condition of fewer recorded replicas")
+    parser.add_argument("--optuna", nargs="*", type=_optuna_choice,
+                        help=f"Optuna entries: {list(OPTUNA_SETTINGS)} at --replicas, each optionally with _R<R> "
+                             "for R replicas per trial (default: all at --replicas, plus "
+                             f"{[n + '_R50' for n in R50_SETTINGS]}; with --quick, all at --replicas)")
     parser.add_argument("--draw", choices=("bootstrap", "subsample"), default="bootstrap")
+    parser.add_argument("--budget-points", type=int, default=60, help="points of the common geometric budget grid")
     parser.add_argument("--tolerance", type=float, default=0.10, help="regret counted as near-best")
     parser.add_argument("--share", type=float, default=0.90, help="share of repeats that must be near-best")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="smoke test: first protocol, R = 50, 4 repeats, "
-                                                             "20 trials, 2 rounds")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: first protocol, R = 50, 4 repeats, grid/random at R <= 50, Optuna at R only")
     parser.add_argument("--out", type=Path, help=f"default: {_relative(DEFAULT_OUT)}; with --quick, a file in the "
                                                   "temporary folder (a smoke test never overwrites the results)")
     parser.add_argument("--figure", type=Path, help="default: the JSON's path with .png")
@@ -583,7 +937,9 @@ def parse_args(argv=None):
     args.figure = args.figure or args.out.with_suffix(".png")
     if args.quick:
         args.replicas = args.replicas or 50
-        args.repeats, args.trials, args.rounds = min(args.repeats, 4), min(args.trials, 20), min(args.rounds, 2)
+        args.repeats = min(args.repeats, 4)
+    if args.optuna is None:
+        args.optuna = list(OPTUNA_SETTINGS) if args.quick else default_optuna()
     return args
 
 
@@ -604,8 +960,11 @@ def load(args):
     protocols = args.protocols
     if args.quick and not protocols:
         protocols = sorted(set(frame["protocol"]) - {BASELINE})[:1]
-    sweeps = build_sweeps(dense_rows(frame, args.condition_prefix), horizon, protocols)
+    sweeps = build_sweeps(dense_rows(frame, args.condition_prefix), horizon, protocols, args.min_recorded)
     args.replicas = args.replicas or int(meta.get("replicas") or 200)
+    if args.grid_replicas is None:
+        args.grid_replicas = [r for r in GRID_REPLICAS if r <= args.replicas] if args.quick else list(GRID_REPLICAS)
+        args.grid_replicas = args.grid_replicas or [args.replicas]
     if args.tau_star is None:
         if meta.get("tau_star") is None:
             raise ValueError("meta.json has no tau_star: give --tau-star")
@@ -634,11 +993,15 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     sweeps, source, synthetic, meta = load(args)
     print(f"oracle: {source}, protocols {list(sweeps)}, H = {next(iter(sweeps.values())).horizon}, "
-          f"R = {args.replicas}, {args.repeats} repeats, draw = {args.draw}", flush=True)
-    methods = {protocol: compare(sweep, args, index) for index, (protocol, sweep) in enumerate(sweeps.items())}
+          f"R = {args.replicas} (Optuna), grid/random R = {sorted(set(args.grid_replicas))}, {args.repeats} repeats, "
+          f"draw = {args.draw}, accounting = {ACCOUNTING}", flush=True)
+    methods, budgets = {}, {}
+    for index, (protocol, sweep) in enumerate(sweeps.items()):
+        methods[protocol], budgets[protocol] = compare(sweep, args, index)
     add_multiples(methods)
     settings = {k: v for k, v in vars(args).items() if k not in ("out", "figure", "plot_only")}
-    result = {"oracle": oracle_entry(sweeps, args, source, synthetic, meta), "methods": methods,
+    result = {"accounting": ACCOUNTING, "oracle": oracle_entry(sweeps, args, source, synthetic, meta, budgets),
+              "methods": methods,
               "provenance": provenance(settings, optuna_version=optuna.__version__,
                                        command=" ".join(["python bench/compare_search.py", *(argv or [])])),
               "runtime_s": round(time.perf_counter() - started, 1)}
@@ -651,17 +1014,26 @@ def main(argv=None) -> dict:
 
 def markdown_table(result: dict) -> str:
     """Replica-epochs to the target per method (rows) and protocol (columns),
-    with the multiple of fptopt's: the README's table."""
+    with the multiple of fptopt's (and the R that grid and random chose after
+    the fact): the README's table."""
     protocols = list(result["methods"])
+    names = list(dict.fromkeys(n for p in protocols for n in result["methods"][p]))
     lines = ["| method | " + " | ".join(protocols) + " |", "|---|" + "---|" * len(protocols)]
-    for name in result["methods"][protocols[0]]:
+    for name in names:
         cells = []
         for protocol in protocols:
-            entry = result["methods"][protocol].get(name, {})
+            entry = result["methods"][protocol].get(name)
+            if entry is None:
+                cells.append("—")
+                continue
             spent, multiple = entry.get("replica_epochs_to_target"), entry.get("multiple_of_fptopt")
-            cells.append("not reached" if spent is None else
-                         f"{spent:,}" + ("" if multiple is None else f" ({multiple:.2g}×)"))
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            notes = [] if multiple is None else [f"{multiple:.2g}×"]
+            if "best_of_replicas" in entry.get("settings", {}):
+                notes.append(f"R = {entry['settings']['replicas']}")
+            cells.append(("not reached" if spent is None else f"{spent:,}") +
+                         (f" ({', '.join(notes)})" if notes else ""))
+        label = f"{name} (best R, after the fact)" if name in ("grid", "random") else name
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
