@@ -216,8 +216,11 @@ def readme_block(results_dir, search_comparisons=()) -> str:
                       "speedup", "speedup_low", "speedup_high", "indifferent_taus", "next_tau",
                       "design_replica_epochs",
                       "grid_sweep_replica_epochs"]]
-    lines += [_shown(answer), "", "**The design, round by round** (`results/tables/design.csv`):", "",
-              _shown(design), ""]
+    rounds = design.groupby("protocol", sort=False)["round"].max()
+    lines += [_shown(answer), "", "**The design, round by round**: `results/tables/design.md` ("
+              + ", ".join(f"{protocol} {int(n) + 1} rounds" for protocol, n in rounds.items())
+              + "; each row: the replicas per condition, the optimum, the indifferent set and the next experiment).",
+              ""]
     regret = root / "tables" / "regret.csv"
     if regret.exists():
         lines += ["**Against the dense truth** (every τ of `regret.max_tau` trained; `results/tables/regret.csv`):", "",
@@ -271,6 +274,15 @@ def search_comparison_block(json_paths) -> str:
                 multiple = f" ({spent / reference:.2g}×)" if spent is not None and reference else ""
                 cells.append("not reached" if spent is None else f"{int(spent):,}{multiple}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        shares = []
+        for protocol in protocols:
+            entry = methods[protocol].get("fptopt", {})
+            if entry.get("success_share") and entry.get("stats"):
+                shares.append(f"{protocol} {entry['success_share'][-1][1]:.0%} after "
+                              f"{entry['stats']['spent_mean']:,.0f} on average")
+        if shares:
+            lines += ["", "fptopt's share of repeats within the tolerance once it has stopped: " + "; ".join(shares)
+                      + "."]
         lines.append("")
     return "\n".join(lines)
 
