@@ -1,0 +1,99 @@
+"""How often the adaptive design's final answer is near-best, for given
+``DesignSettings``, replayed on a committed dense truth over bootstrap worlds:
+the quick check behind the defaults of ``adaptive.*`` (docs/theory.md).
+
+Each world draws, per condition, a pool of ``--pool`` replicas with
+replacement from the recorded ones (the periodic rows of the sweep; τ* from
+the sweep too), replays the design on it (every replica charged up to its
+first passage) and scores the final choice: regret = true ⟨T∧H⟩ / best true
+one − 1, "true" being Kaplan–Meier on all recorded replicas. Prints, per
+protocol, the share of worlds within ``--tolerance`` and the mean and 90th
+percentile of the replica-epochs spent. Unlike ``compare_search.py`` it
+judges only the final answer (no budget curve, no other methods).
+
+    python bench/replay_settings.py [--truth DIR] [--worlds 40] [--settings JSON]
+    python bench/replay_settings.py --settings '{"max_replicas": 400, "settle_replicas": 400, "rounds": 16}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fptopt.pipeline.config import design_settings, parse_config
+from fptopt.stats.design import replay_design
+from fptopt.stats.survival import FirstPassage, kaplan_meier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_truth(folder: Path):
+    """Baseline and ``{protocol: {τ: FirstPassage}}`` of the sweep rows, replicas in id order."""
+    table = pd.read_parquet(folder / "first_passage.parquet")
+    meta = json.loads((folder / "meta.json").read_text())
+    horizon = int(meta["horizon"])
+    table = table.assign(replica=table["replica"].astype(int)).sort_values(["condition", "replica"], kind="stable")
+
+    def passage(rows):
+        return FirstPassage(rows["time"].to_numpy(), rows["observed"].to_numpy(), np.full(len(rows), horizon),
+                            horizon, float(meta["target"]), meta["direction"])
+
+    baseline = passage(table[table["condition"] == "baseline"])
+    runs: dict[str, dict[int, FirstPassage]] = {}
+    for condition, rows in table.groupby("condition"):
+        kind, *rest = condition.split("/")
+        if kind == "train_sweep":
+            runs.setdefault(rest[0], {})[int(rest[1].removeprefix("tau"))] = passage(rows)
+    return meta, baseline, runs
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--truth", type=Path, default=ROOT / "tests" / "data" / "dense_default")
+    parser.add_argument("--settings", default="{}", help="JSON of DesignSettings fields to change from config.yaml's")
+    parser.add_argument("--worlds", type=int, default=40)
+    parser.add_argument("--pool", type=int, default=400, help="replicas drawn per condition and world")
+    parser.add_argument("--tolerance", type=float, default=0.10)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    config = parse_config(yaml.safe_load((ROOT / "config.yaml").read_text()), "config.yaml")
+    settings = dataclasses.replace(design_settings(config), **json.loads(args.settings))
+    meta, baseline, runs = load_truth(args.truth)
+    horizon, tau_star = int(meta["horizon"]), int(meta["tau_star"])
+    print(f"{args.truth.name}: {dataclasses.asdict(settings)}")
+    out = {}
+    for protocol, by_tau in sorted(runs.items()):
+        truth = {tau: kaplan_meier(fp, horizon).restricted_mean(horizon).estimate for tau, fp in by_tau.items()}
+        best = min(truth.values())
+        regrets, costs = [], []
+        for world in range(args.worlds):
+            rng = np.random.default_rng([world, args.seed])
+
+            def pool(fp, rng=rng):
+                return fp.subset(rng.integers(0, fp.n_replicas, args.pool))
+
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                final = replay_design(pool(baseline), {tau: pool(fp) for tau, fp in by_tau.items()},
+                                      tau_star=tau_star, taus=sorted(by_tau), horizon=horizon,
+                                      settings=settings)[-1]
+            regrets.append(truth[final["optimal_tau"]] / best - 1)
+            costs.append(final["replica_epochs"])
+        out[protocol] = {"share_near_best": float(np.mean(np.array(regrets) <= args.tolerance)),
+                         "replica_epochs_mean": float(np.mean(costs)),
+                         "replica_epochs_p90": float(np.percentile(costs, 90))}
+        print(f"  {protocol:15s} near-best {out[protocol]['share_near_best']:.2f}  replica-epochs mean "
+              f"{out[protocol]['replica_epochs_mean']:,.0f}, p90 {out[protocol]['replica_epochs_p90']:,.0f}")
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
