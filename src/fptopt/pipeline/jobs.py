@@ -75,7 +75,7 @@ def condition_section(config: dict, job: Job) -> dict:
     section["training"] = {k: v for k, v in config["training"].items()
                            if k not in EXECUTION_KEYS and k != "sweep_replicas"}
     section["training"]["replicas"] = stage_replicas(config, job.stage)
-    if config["training"].get("stop_at_target", False):  # the target decides where replicas stop
+    if config["training"]["stop_at_target"]:  # the target decides where replicas stop
         section["observable"] = {k: config["observable"][k] for k in ("column", "target", "direction")}
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)

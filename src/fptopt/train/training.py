@@ -350,11 +350,10 @@ class ReplicaStack:
 
     @torch.no_grad()
     def restore(self, snapshot: dict) -> None:
-        positions = snapshot.get("positions", np.arange(len(self.seeds)))
-        if not np.array_equal(positions, self.positions):  # replicas had stopped: the same stack first
-            self.compact(np.isin(self.positions, positions))
-        self.pending = np.array(snapshot.get("pending", self.pending))
-        self.stopped = np.array(snapshot.get("stopped", self.stopped))
+        if not np.array_equal(snapshot["positions"], self.positions):  # replicas had stopped: the same stack first
+            self.compact(np.isin(self.positions, snapshot["positions"]))
+        self.pending = np.array(snapshot["pending"])
+        self.stopped = np.array(snapshot["stopped"])
         self.epoch = snapshot["epoch"]
         for name, param in self.params.items():
             param.copy_(snapshot["params"][name])
