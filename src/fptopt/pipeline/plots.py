@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .stages import full_horizon  # noqa: E402
+
 sns.set_theme(context="paper", style="whitegrid")
 OBSERVABLE_LABELS = {"test_acc": "test accuracy (%)", "test_loss": "test loss", "train_loss": "train loss",
                      "test_r2": "test R² (%)"}
@@ -44,7 +46,7 @@ def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_
                      color="tab:blue", ax=axis)
         # Replicas that stopped at their first passage have no values after it: the
         # mean is over those that trained to the horizon.
-        whole = frame[~frame.groupby("replica")["stopped"].transform("any")] if "stopped" in frame else frame
+        whole = full_horizon(frame)
         mean = whole.groupby("epoch")[column].mean()
         axis.plot(mean.index, mean.to_numpy(), color="black", lw=1.5,
                   label=f"mean of the {whole['replica'].nunique()} full-horizon replicas")

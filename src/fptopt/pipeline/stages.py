@@ -57,7 +57,10 @@ def replica_epochs_trained(frame: pd.DataFrame) -> int:
 
 def full_horizon(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of the replicas that trained to the horizon (none stopped at
-    its first passage): the only ones final and best accuracy may be read from."""
+    its first passage): the only ones final and best accuracy may be read from.
+    A table without a ``stopped`` column (logs from elsewhere) stopped nobody."""
+    if "stopped" not in frame:
+        return frame
     stopped = frame.groupby("replica")["stopped"].transform("any")
     return frame[~stopped]
 
