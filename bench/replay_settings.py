@@ -25,34 +25,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
+from compare_search import build_sweeps, dense_rows, read_truth  # bench/compare_search.py (same folder)
 
 from fptopt.pipeline.config import design_settings, parse_config
 from fptopt.stats.design import replay_design
-from fptopt.stats.survival import FirstPassage, kaplan_meier
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_truth(folder: Path):
-    """Baseline and ``{protocol: {τ: FirstPassage}}`` of the sweep rows, replicas in id order."""
-    table = pd.read_parquet(folder / "first_passage.parquet")
-    meta = json.loads((folder / "meta.json").read_text())
-    horizon = int(meta["horizon"])
-    table = table.assign(replica=table["replica"].astype(int)).sort_values(["condition", "replica"], kind="stable")
-
-    def passage(rows):
-        return FirstPassage(rows["time"].to_numpy(), rows["observed"].to_numpy(), np.full(len(rows), horizon),
-                            horizon, float(meta["target"]), meta["direction"])
-
-    baseline = passage(table[table["condition"] == "baseline"])
-    runs: dict[str, dict[int, FirstPassage]] = {}
-    for condition, rows in table.groupby("condition"):
-        kind, *rest = condition.split("/")
-        if kind == "train_sweep":
-            runs.setdefault(rest[0], {})[int(rest[1].removeprefix("tau"))] = passage(rows)
-    return meta, baseline, runs
 
 
 def main(argv=None) -> dict:
@@ -66,13 +45,13 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     config = parse_config(yaml.safe_load((ROOT / "config.yaml").read_text()), "config.yaml")
     settings = dataclasses.replace(design_settings(config), **json.loads(args.settings))
-    meta, baseline, runs = load_truth(args.truth)
+    frame, meta = read_truth(args.truth)
     horizon, tau_star = int(meta["horizon"]), int(meta["tau_star"])
+    sweeps = build_sweeps(dense_rows(frame, "train_sweep"), horizon)
     print(f"{args.truth.name}: {dataclasses.asdict(settings)}")
     out = {}
-    for protocol, by_tau in sorted(runs.items()):
-        truth = {tau: kaplan_meier(fp, horizon).restricted_mean(horizon).estimate for tau, fp in by_tau.items()}
-        best = min(truth.values())
+    for protocol, sweep in sorted(sweeps.items()):
+        baseline, by_tau, truth, best = sweep.baseline, sweep.runs, sweep.truth, sweep.best_mfpt
         regrets, costs = [], []
         for world in range(args.worlds):
             rng = np.random.default_rng([world, args.seed])
@@ -83,7 +62,7 @@ def main(argv=None) -> dict:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 final = replay_design(pool(baseline), {tau: pool(fp) for tau, fp in by_tau.items()},
-                                      tau_star=tau_star, taus=sorted(by_tau), horizon=horizon,
+                                      tau_star=tau_star, taus=sweep.taus, horizon=horizon,
                                       settings=settings)[-1]
             regrets.append(truth[final["optimal_tau"]] / best - 1)
             costs.append(final["replica_epochs"])
