@@ -34,8 +34,9 @@ dry-run: env
 report: env  ## HTML report with a caption per figure (after `make run`)
 	$(BIN)/snakemake --report results/report.html
 
-lint: env  ## ruff, snakefmt and Snakemake's own linter (CI runs it)
+lint: env  ## ruff, the import-linter layer contracts (pyproject.toml), snakefmt and Snakemake's own linter (CI runs it)
 	$(BIN)/ruff check src tests bench workflow/scripts tools
+	$(BIN)/lint-imports
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 

@@ -107,9 +107,10 @@ import numpy as np
 import pandas as pd
 from report import write_json  # bench/report.py (the script's folder is on sys.path)
 
-from fptopt.pipeline.provenance import file_sha256, provenance
+from fptopt.pipeline.provenance import provenance
 from fptopt.stats import design as design_module
 from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
+from fptopt.storage import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRUTH = ROOT / "tests" / "data" / "dense_default"

@@ -20,8 +20,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from fptopt.pipeline.config import parse_config
 from fptopt.pipeline.jobs import Job, condition_section
-from fptopt.pipeline.provenance import LIBRARIES, config_hash, read_table
+from fptopt.pipeline.provenance import LIBRARIES
 from fptopt.pipeline.train_job import run_training_job
+from fptopt.storage import config_hash, read_table
 from fptopt.train import engines
 from fptopt.train.data import Dataset
 from fptopt.train.engines import GraphedStep, LoopForward, VmapForward, channels_last_stack

@@ -7,7 +7,7 @@ import yaml
 
 from fptopt.pipeline.config import parse_config
 from fptopt.pipeline.jobs import Job, block_replicas, condition_section, n_blocks, stage_replicas
-from fptopt.pipeline.provenance import config_hash
+from fptopt.storage import config_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 

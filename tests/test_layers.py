@@ -1,11 +1,16 @@
-"""The three layers: statistics and pipeline load no torch; the training layer registers everything."""
+"""The layers: statistics, config checks, the Snakefile and the pipeline's analysis load no torch;
+the training layer registers exactly the names the torch-free catalog lists (import-linter
+checks the import directions themselves: ``make lint``)."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def torch_loaded_after(code: str) -> bool:
@@ -17,7 +22,9 @@ def torch_loaded_after(code: str) -> bool:
 
 @pytest.mark.parametrize("code", ["import fptopt.stats", "import fptopt.pipeline.stages, fptopt.pipeline.tables",
                                   "import fptopt.pipeline.plots, fptopt.pipeline.paths",
-                                  "import fptopt.cli; fptopt.cli.build_parser().parse_args(['analyze', '--help'])"])
+                                  "import fptopt.cli; fptopt.cli.build_parser().parse_args(['analyze', '--help'])",
+                                  "import fptopt.cli; assert fptopt.cli.main(['check-config', '--config', "
+                                  f"r'{ROOT / 'config.yaml'}']) == 0"])
 def test_statistics_and_pipeline_leave_torch_out(code):
     if "--help" in code:
         code = f"try:\n    {code}\nexcept SystemExit:\n    pass"
@@ -39,13 +46,27 @@ def test_a_whole_fptopt_analyze_run_leaves_torch_out(tmp_path):
     assert (tmp_path / "out" / "mfpt_vs_tau.png").exists()
 
 
-def test_importing_the_training_layer_registers_every_entry():
-    import fptopt.train as train
+def test_parsing_the_snakefile_and_its_config_leaves_torch_out():
+    """``snakemake --list-rules`` reads the Snakefile, every rule file and the config
+    (validated and checked by parse_config) in one process: none of it may need torch."""
+    code = ("from snakemake.cli import main\n"
+            "try:\n"
+            f"    main(['--snakefile', r'{ROOT / 'Snakefile'}', '--directory', r'{ROOT}', '--list-rules'])\n"
+            "except SystemExit as done:\n"
+            "    assert not done.code, done.code")
+    assert not torch_loaded_after(code)
 
-    assert {"digits", "diabetes", "cifar10", "cifar100"} <= set(train.DATASETS)
-    assert {"mlp", "fc_regression", "resnet18_cifar"} <= set(train.MODELS)
-    assert set(train.OPTIMIZERS) == {"sgd", "adam"}
-    assert set(train.PROTOCOLS) == {"shrink_perturb", "partial_reset", "full_reset"}
+
+def test_importing_the_training_layer_registers_exactly_the_catalog():
+    import fptopt.train as train
+    from fptopt.catalog import NAMES
+
+    assert set(train.DATASETS) == set(NAMES["dataset"]) >= {"digits", "diabetes", "cifar10", "cifar100"}
+    assert set(train.MODELS) == set(NAMES["model"]) >= {"mlp", "fc_regression", "resnet18_cifar"}
+    assert set(train.OPTIMIZERS) == set(NAMES["optimizer"]) == {"sgd", "adam"}
+    assert set(train.PROTOCOLS) == set(NAMES["protocol"]) == {"shrink_perturb", "partial_reset", "full_reset"}
+    with pytest.raises(ValueError, match=r"'vit' is not in fptopt.catalog.NAMES\['model'\]"):
+        train.MODELS.register("vit")
     with pytest.raises(ValueError, match=r"model.name: unknown model 'vit'; known: \['fc_regression', 'mlp', "):
         train.MODELS.lookup("vit")
     with pytest.raises(ValueError, match="registered twice"):

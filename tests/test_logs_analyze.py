@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.stats.analyze import add_analyze_arguments, analyze, run_analyze, write_analysis
+from fptopt.cli.analyze import add_analyze_arguments, run_analyze
+from fptopt.stats.analyze import analyze, write_analysis
 from fptopt.stats.logs import read_trajectories, trajectories_from_frame
 
 HORIZON, TAU_STAR, TARGET = 60, 12, 72.0
@@ -122,7 +123,7 @@ def runs():
 
 
 def test_analyze_end_to_end(runs, tmp_path):
-    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[4, 8, 12, 20, 30],
+    result = analyze(runs["baseline"], runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[4, 8, 12, 20, 30],
                      sweeps=runs["sweeps"], bootstrap=100, seed=0)
     assert result.horizon == HORIZON and result.qss.found and result.qss.t_q <= TAU_STAR
     table = result.prediction_table()
@@ -131,7 +132,7 @@ def test_analyze_end_to_end(runs, tmp_path):
     assert np.all(table.mfpt_low <= table.mfpt) and np.all(table.mfpt <= table.mfpt_high)
     for comparison in result.validation.values():  # measured sweeps at tau = 8 and 20
         assert abs(comparison.rel_error) < 0.1 and comparison.survival_gap < 0.1
-    written = write_analysis(result, tmp_path / "out", {"baseline": "abc"})
+    written = write_analysis(result, tmp_path / "out", inputs_hashes={"baseline": "abc"})
     assert sorted(p.name for p in written) == ["prediction.csv", "prediction_survival.csv",
                                                "summary.json", "validation.csv"]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -144,8 +145,8 @@ def test_analyze_end_to_end(runs, tmp_path):
 
 
 def test_analyze_direction_below_mirrors_above(runs):
-    above = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5, 10])
-    below = analyze(-runs["baseline"], -runs["perturbed"], TAU_STAR, -TARGET, "below", taus=[5, 10])
+    above = analyze(runs["baseline"], runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5, 10])
+    below = analyze(-runs["baseline"], -runs["perturbed"], tau_star=TAU_STAR, target=-TARGET, direction="below", taus=[5, 10])
     np.testing.assert_allclose(above.multi.mfpt, below.multi.mfpt)
     assert above.qss.t_q == below.qss.t_q
 
@@ -153,7 +154,7 @@ def test_analyze_direction_below_mirrors_above(runs):
 def test_a_short_replica_is_censored_not_the_horizon_shortened(runs):
     baseline = runs["baseline"].copy()
     baseline[0, 50:] = np.nan
-    result = analyze(baseline, runs["perturbed"], TAU_STAR, TARGET, taus=[5])
+    result = analyze(baseline, runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
     assert result.horizon == HORIZON and result.multi.curves.shape == (2, HORIZON + 1)  # τ = 5 and τ* itself
     assert result.censored_short == {"baseline": 1, f"tau{TAU_STAR}": 0}
     assert result.summary()["censored_short_replicas"]["baseline"] == 1
@@ -234,19 +235,19 @@ def test_cli_empty_baseline_directory(log_dirs, tmp_path, capsys):
 
 
 def test_without_bootstrap_in_ci_is_missing(runs):
-    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5],
+    result = analyze(runs["baseline"], runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5],
                      sweeps={8: runs["sweeps"][8]})
     table = result.validation_table()
     assert table.in_ci.isna().all() and np.isnan(result.prediction_table().mfpt_low).all()
 
 
 def test_failed_write_leaves_no_temporary_files(runs, tmp_path, monkeypatch):
-    result = analyze(runs["baseline"], runs["perturbed"], TAU_STAR, TARGET, taus=[5])
+    result = analyze(runs["baseline"], runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
 
     def failing_replace(source, destination):
         raise OSError("disk full")
 
-    monkeypatch.setattr("fptopt.stats.analyze.os.replace", failing_replace)
+    monkeypatch.setattr("fptopt.storage.os.replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write_analysis(result, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
@@ -341,7 +342,7 @@ def test_ctrl_c_exits_130_without_a_traceback_and_keeps_the_old_output(log_dirs,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fptopt.stats.analyze.write_analysis", interrupted)
+    monkeypatch.setattr("fptopt.cli.analyze.write_analysis", interrupted)
     assert cli(base_arguments(log_dirs, out) + ["--no-figures"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err

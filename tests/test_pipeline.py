@@ -262,4 +262,4 @@ def test_readme_results_block_is_generated_from_the_tables(tiny_run, tmp_path):
     assert "accounting: first_passage" in text and "| method | shrink_perturb | full_reset |" in text
     assert "| fptopt | 10,000 (1×) | not reached |" in text and "| grid_R10 | 25,000 (2.5×) | 40,000 |" in text
     (tmp_path / "plain.md").write_text("no markers\n")
-    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(tmp_path / "plain.md")]) == 1
+    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(tmp_path / "plain.md")]) == 2

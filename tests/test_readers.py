@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fptopt.stats.analyze import add_analyze_arguments, analyze, run_analyze
+from fptopt.cli.analyze import add_analyze_arguments, run_analyze
+from fptopt.stats.analyze import analyze
 from fptopt.stats.logs import FORMATS, parse_per_epoch_from, read_runs, read_trajectories
 from fptopt.stats.survival import first_passage
 
@@ -188,7 +189,7 @@ def runs():
 @pytest.fixture(scope="module")
 def reference(runs):
     perturbed = accuracy_runs(seed=1, period=TAU_STAR)
-    summary = analyze(runs, perturbed, TAU_STAR, TARGET).summary()
+    summary = analyze(runs, perturbed, tau_star=TAU_STAR, target=TARGET).summary()
     return {"fp": first_passage(runs, TARGET), "perturbed": perturbed, "summary": summary}
 
 
@@ -204,7 +205,7 @@ def test_every_format_gives_the_same_replicas(name, runs, reference, tmp_path):
     np.testing.assert_array_equal(fp.times, reference["fp"].times)
     np.testing.assert_array_equal(fp.observed, reference["fp"].observed)
     np.testing.assert_array_equal(fp.last_epoch, [SHORT.get(i, EPOCHS) for i in range(REPLICAS)])
-    summary = analyze(array, reference["perturbed"], TAU_STAR, TARGET).summary()
+    summary = analyze(array, reference["perturbed"], tau_star=TAU_STAR, target=TARGET).summary()
     for key in ("optimal_tau", "baseline_mfpt_restricted"):
         assert summary[key] == reference["summary"][key]
     assert summary["qss"]["t_q"] == reference["summary"]["qss"]["t_q"]

@@ -14,9 +14,9 @@ import yaml
 from fptopt.cli import main
 from fptopt.pipeline.config import parse_config
 from fptopt.pipeline.jobs import Job
-from fptopt.pipeline.provenance import read_table
 from fptopt.pipeline.stages import StaleInputError, load_condition
 from fptopt.pipeline.train_job import run_training_job
+from fptopt.storage import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,7 +141,7 @@ def test_bad_config_values_are_named(tmp_path, capsys, edit, message):
     config = tiny_config()
     edit(config)
     code, err = run_cli(capsys, "check-config", "--config", str(write_config(tmp_path / "bad.yaml", config)))
-    assert code == 1
+    assert code == 2
     assert pytest.importorskip("re").search(message, err), err
 
 
@@ -151,10 +151,10 @@ def test_unwritable_results_path_fails_cleanly(tmp_path, capsys):
     blocker.write_text("a file where a directory is expected")
     code, err = run_cli(capsys, "train", "--config", str(config_path), "--stage", "train_baseline",
                         "--out", str(blocker / "train_baseline" / "block0.parquet"))
-    assert code == 1 and "results/train_baseline" in err
+    assert code == 2 and "results/train_baseline" in err
     assert blocker.read_text() == "a file where a directory is expected"
 
 
 def test_missing_config_file_is_named(tmp_path, capsys):
     code, err = run_cli(capsys, "check-config", "--config", str(tmp_path / "nope.yaml"))
-    assert code == 1 and "nope.yaml: config file not found" in err
+    assert code == 2 and "nope.yaml: config file not found" in err

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from ..catalog import NAMES
+
 OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
                "regression": ("test_r2", "test_loss", "train_loss")}
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
@@ -63,9 +65,9 @@ def parse_config(config: dict, source: str = "config") -> dict:
     return check_config(config)
 
 
-def _require_registered(key: str, name: str, registry: dict) -> None:
-    if name not in registry:
-        raise ConfigError(f"config key {key}: unknown name {name!r}; registered: {sorted(registry)}")
+def _require_registered(key: str, name: str, names) -> None:
+    if name not in names:
+        raise ConfigError(f"config key {key}: unknown name {name!r}; registered: {sorted(names)}")
 
 
 def horizon(config: dict) -> int:
@@ -81,11 +83,9 @@ def qss_settings(config: dict) -> dict:
 
 def check_config(config: dict) -> dict:
     """Raise :class:`ConfigError` on the first inconsistent value; return ``config``."""
-    from ..train import DATASETS, MODELS, OPTIMIZERS, PROTOCOLS  # the names live with the torch code
-
-    _require_registered("data.name", config["data"]["name"], DATASETS)
-    _require_registered("model.name", config["model"]["name"], MODELS)
-    _require_registered("training.optimizer.name", config["training"]["optimizer"]["name"], OPTIMIZERS)
+    _require_registered("data.name", config["data"]["name"], NAMES["dataset"])
+    _require_registered("model.name", config["model"]["name"], NAMES["model"])
+    _require_registered("training.optimizer.name", config["training"]["optimizer"]["name"], NAMES["optimizer"])
     epochs = config["training"]["epochs"]
     h = horizon(config)
     if h > epochs:
@@ -95,7 +95,7 @@ def check_config(config: dict) -> dict:
         raise ConfigError(f"config key protocols: names must be unique, got {names}")
     for index, entry in enumerate(config["protocols"]):
         key = f"protocols[{index}] ({entry['name']})"
-        _require_registered(f"{key}.kind", entry["kind"], PROTOCOLS)
+        _require_registered(f"{key}.kind", entry["kind"], NAMES["protocol"])
         if entry["tau_star"] >= h:
             raise ConfigError(f"config key {key}.tau_star: {entry['tau_star']} must be below the horizon {h}")
         late = [t for t in entry["sweep_taus"] if t >= epochs]

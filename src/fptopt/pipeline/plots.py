@@ -26,7 +26,7 @@ OBSERVABLE_LABELS = {"test_acc": "test accuracy (%)", "test_loss": "test loss", 
 
 def save(figure, stem, formats=("png", "pdf")) -> list[Path]:
     """Write ``stem.<format>`` for each format; close the figure."""
-    from .provenance import atomic_path
+    from ..storage import atomic_path
 
     stem = Path(stem)
     paths = [stem.with_suffix(f".{suffix}") for suffix in formats]
@@ -184,8 +184,8 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     responses, validations)."""
     import json
 
+    from ..storage import read_table
     from .config import horizon as config_horizon
-    from .provenance import read_table
     from .tables import baseline_final_value, validation_table
 
     out_dir = Path(out_dir)

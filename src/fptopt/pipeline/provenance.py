@@ -1,4 +1,4 @@
-"""Provenance of every output, and atomic writes.
+"""Provenance of every output (hashing and atomic writes are :mod:`fptopt.storage`).
 
 Each result records the hash of the config section that made it, the seeds,
 the package version and the git commit. Tables hold no timestamps or host
@@ -8,26 +8,15 @@ config produces byte-identical tables.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import subprocess
 import sys
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-
 from .. import __version__
-from ..stats.logs import file_sha256  # noqa: F401  (one file hasher, shared with fptopt analyze)
-
-
-def config_hash(section) -> str:
-    """A short, stable hash of a JSON-serializable config section."""
-    text = json.dumps(section, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+from ..storage import config_hash, write_json
 
 
 def git_commit() -> str:
@@ -64,43 +53,6 @@ def ensure_writable(path) -> None:
         raise OSError(f"{parent}: results directory is not writable")
 
 
-@contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; rename it over ``path`` on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def write_table(frame: pd.DataFrame, path, meta: dict | None = None) -> None:
-    """Write a tidy table atomically (Parquet or CSV by suffix); Parquet keeps
-    ``meta`` in its schema metadata under the key ``fptopt``."""
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        if path.suffix == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if meta is not None:
-                table = table.replace_schema_metadata(
-                    {**(table.schema.metadata or {}), b"fptopt": json.dumps(meta, sort_keys=True, default=str).encode()}
-                )
-            pq.write_table(table, temporary)
-        else:
-            frame.to_csv(temporary, index=False, float_format="%.10g")
-
-
-def write_json(payload, path) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
-
-
 LIBRARIES = ("numpy", "scipy", "pandas", "pyarrow", "torch", "torchvision", "snakemake")
 
 
@@ -128,23 +80,3 @@ def write_sidecar(path, meta: dict) -> None:
     where = {"created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "host": platform.node(), "versions": library_versions()}
     write_json({**meta, **where}, Path(str(path) + ".provenance.json"))
-
-
-def read_table(path) -> pd.DataFrame:
-    """Read a Parquet/CSV result, naming the file when it is missing or corrupt."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such result file")
-    try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read table ({type(error).__name__}: {error}); "
-                         "the file is corrupt or truncated, delete it and rerun its rule") from error
-
-
-def table_meta(path) -> dict:
-    """The provenance stored in a Parquet file's metadata (empty if none)."""
-    import pyarrow.parquet as pq
-
-    metadata = pq.read_schema(path).metadata or {}
-    return json.loads(metadata.get(b"fptopt", b"{}"))

@@ -17,10 +17,11 @@ from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import first_passage, kaplan_meier
 from ..stats.validation import compare
+from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table
 from .config import design_settings, qss_settings
 from .config import horizon as config_horizon
 from .jobs import Job, condition_section, protocol_config, stage_replicas
-from .provenance import config_hash, file_sha256, provenance, read_table, table_meta, write_json, write_table
+from .provenance import provenance
 
 
 class StaleInputError(ValueError):
@@ -172,8 +173,9 @@ def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, d
     baseline_frame = load_condition(baseline_paths, config, "train_baseline")
     frames = _measured_frames(config, protocol, single_paths, design_paths)
     runs = {tau: trajectories(frame, column) for tau, frame in frames.items()}
-    result = analyze(trajectories(baseline_frame, column), runs, protocol_config(config, protocol)["tau_star"],
-                     target, direction, horizon=config_horizon(config), taus=prediction_taus(config, protocol),
+    result = analyze(trajectories(baseline_frame, column), runs,
+                     tau_star=protocol_config(config, protocol)["tau_star"], target=target, direction=direction,
+                     horizon=config_horizon(config), taus=prediction_taus(config, protocol),
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),

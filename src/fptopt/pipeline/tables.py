@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..storage import atomic_path, read_table, write_table
 from .config import horizon as config_horizon
-from .provenance import atomic_path, read_table, write_table
 
 VALIDATION_COLUMNS = ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
                       "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci", "extrapolated",

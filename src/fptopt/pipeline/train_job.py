@@ -11,13 +11,14 @@ from pathlib import Path
 
 import torch
 
+from ..storage import config_hash, write_table
 from ..train.checkpoint import remove_checkpoint
 from ..train.data import load_dataset
 from ..train.models import build_model
 from ..train.protocols import Schedule, get_protocol
 from ..train.training import Perturbation, StopAtTarget, TrainSettings, replica_seed, train_block
 from .jobs import STAGES, Job, block_replicas, condition_section, exempt_replicas, protocol_config
-from .provenance import config_hash, ensure_writable, provenance, write_sidecar, write_table
+from .provenance import ensure_writable, provenance, write_sidecar
 
 
 def _settings(config: dict, device: str | None) -> TrainSettings:

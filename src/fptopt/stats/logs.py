@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import io
 import json
 import re
@@ -704,11 +703,3 @@ def _detect_directory(path: Path) -> str:
                          f"--format (format=...)")
     return found[0]
 
-
-def file_sha256(path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..pipeline.provenance import atomic_path
+from ..storage import atomic_path
 
 
 def save_checkpoint(path, fingerprint: str, snapshot: dict) -> None:

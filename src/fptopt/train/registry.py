@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..catalog import NAMES
+
 
 class Registry(dict):
     """``{name: object}`` for one kind of thing, with errors naming the config key."""
@@ -21,6 +23,10 @@ class Registry(dict):
 
     def register(self, name: str, wrap: Callable[[Any], Any] | None = None):
         """Decorator: store the decorated object (or ``wrap(object)``) under ``name``."""
+
+        if name not in NAMES[self.kind]:
+            raise ValueError(f"{self.kind} {name!r} is not in fptopt.catalog.NAMES[{self.kind!r}] "
+                             f"{list(NAMES[self.kind])}: add it there, so that configs may name it")
 
         def decorate(thing):
             if name in self:

@@ -6,7 +6,8 @@
     fptopt analyze --baseline PATH --perturbed PATH --tau-star N --target X ... --out DIR
 
 Stage commands read and write the same paths as the Snakemake rules (under
-``--results``). Errors print one line naming the file or key, and exit 1.
+``--results``). Bad input (a config, a file, an option) prints one line naming
+the file or key and exits 2, as argparse does for a bad option; an interrupt exits 130.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from . import __version__
-from .pipeline import paths
+from .. import __version__
+from ..pipeline import paths
 
 
 def load_config(path) -> dict:
     """Read a YAML config, validate it against the schema with its defaults filled
     in, and check it (registries, horizon), naming the file and the bad key."""
-    from .pipeline.config import ConfigError, parse_config
+    from ..pipeline.config import ConfigError, parse_config
 
     path = Path(path)
     if not path.exists():
@@ -37,25 +38,25 @@ def load_config(path) -> dict:
 
 
 def _train(args, config):
-    from .pipeline.jobs import Job
-    from .pipeline.train_job import run_training_job
+    from ..pipeline.jobs import Job
+    from ..pipeline.train_job import run_training_job
 
     job = Job(args.stage, args.protocol, args.tau, args.block)
     if args.stage == "train_single_frequency" and args.tau is None:
-        from .pipeline.jobs import protocol_config
+        from ..pipeline.jobs import protocol_config
 
         job = Job(args.stage, args.protocol, protocol_config(config, args.protocol)["tau_star"], args.block)
     run_training_job(config, job, args.out, checkpoint_dir=config["checkpoint_dir"])
 
 
 def _survival(args, config):
-    from .pipeline.stages import survival_stage
+    from ..pipeline.stages import survival_stage
 
     survival_stage(config, paths.baseline_blocks(config, args.results), paths.survival_outputs(args.results))
 
 
 def _predict(args, config):
-    from .pipeline.stages import predict_stage
+    from ..pipeline.stages import predict_stage
 
     plan = paths.design_plan(config, args.protocol, args.results)
     predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
@@ -65,7 +66,7 @@ def _predict(args, config):
 
 
 def _validate(args, config):
-    from .pipeline.stages import validate_stage
+    from ..pipeline.stages import validate_stage
 
     predicted = paths.predict_outputs(args.protocol, args.results)
     validate_stage(config, args.protocol, predicted["prediction"], predicted["survival"],
@@ -74,13 +75,13 @@ def _validate(args, config):
 
 
 def _figures(args, config):
-    from .pipeline.plots import figures_stage
+    from ..pipeline.plots import figures_stage
 
     figures_stage(config, paths.figure_inputs(config, args.results), Path(args.results) / paths.FIGURES_DIR)
 
 
 def _tables(args, config):
-    from .pipeline.tables import tables_stage
+    from ..pipeline.tables import tables_stage
 
     inputs = paths.table_inputs(config, args.results)
     tables_stage(config, inputs["validations"], inputs["summaries"],
@@ -92,7 +93,7 @@ STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _valid
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .stats.analyze import add_analyze_arguments
+    from .analyze import add_analyze_arguments
 
     parser = argparse.ArgumentParser(prog="fptopt", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"fptopt {__version__}")
@@ -126,11 +127,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "analyze":
-            from .stats.analyze import run_analyze
+            from .analyze import run_analyze
 
             return run_analyze(args)
         if args.command == "readme":
-            from .pipeline.tables import readme_block, splice_readme
+            from ..pipeline.tables import readme_block, splice_readme
 
             splice_readme(args.readme, readme_block(args.results, args.search_comparison))
             print(f"{args.readme}: results block rewritten from {args.results}/tables")
@@ -146,12 +147,9 @@ def main(argv=None) -> int:
             print(f"{args.config}: valid")
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         print(f"fptopt {args.command}: error: {error}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print(f"fptopt {args.command}: interrupted", file=sys.stderr)
         return 130
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
