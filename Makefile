@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test env lock readme dry-run report lint clean
+.PHONY: run test env lock results-doc dry-run report lint clean
 
 # Every package comes from requirements.lock, exact versions checked against
 # their hashes; the project itself is installed on top without resolving again.
@@ -25,8 +25,8 @@ test: env  ## the test suite (unit tests + tiny end-to-end pipeline)
 lock:  ## re-resolve every dependency and rewrite requirements.lock (then commit it)
 	$(PYTHON) tools/lock.py
 
-readme: env  ## rewrite README.md's results block from results/tables (after make run and the regret target) and bench/results
-	$(BIN)/fptopt readme --results results --readme README.md $(foreach f,$(wildcard bench/results/search_comparison*.json),--search-comparison $(f))
+results-doc: env  ## rewrite docs/results.md's generated block from results/tables (after make run and the regret target) and bench/results
+	$(BIN)/fptopt results-doc --results results --doc docs/results.md $(foreach f,$(wildcard bench/results/search_comparison*.json),--search-comparison $(f))
 
 dry-run: env
 	$(BIN)/snakemake -n

@@ -109,7 +109,7 @@ from report import write_json  # bench/report.py (the script's folder is on sys.
 
 from fptopt.pipeline.provenance import provenance
 from fptopt.stats import design as design_module
-from fptopt.stats.survival import FirstPassage, kaplan_meier, survival_matrix, weighted_counts
+from fptopt.stats.survival import FirstPassage, kaplan_meier, restricted_mfpt, survival_matrix, weighted_counts
 from fptopt.storage import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -307,7 +307,7 @@ def survival(fp: FirstPassage, horizon: int) -> np.ndarray:
 
 
 def restricted_mean(fp: FirstPassage, horizon: int) -> float:
-    return float(survival(fp, horizon)[:horizon].sum())
+    return float(restricted_mfpt(survival(fp, horizon), horizon))
 
 
 def running_restricted_mean(fp: FirstPassage, horizon: int) -> np.ndarray:
@@ -338,8 +338,7 @@ def first_passage_cost(fp: FirstPassage, epoch: int | None = None) -> int:
     one cost rule of every method: a grid's or random search's period, an
     Optuna trial (complete: e = H; pruned after epoch e), fptopt's baseline
     and periods."""
-    epoch = fp.horizon if epoch is None else int(epoch)
-    return int(np.minimum(fp.times, epoch).sum())
+    return design_module.replica_epochs(fp, epoch)
 
 
 def first(fp: FirstPassage, replicas: int) -> FirstPassage:
@@ -508,7 +507,7 @@ def optuna_steps(sweep: Sweep, replicas: int, setting, spend: int, rng, sampler_
         spent += cost
         trials.append((int(tau), value, cost, epochs))
     answers = lowest_mean_answers([(tau, value) for tau, value, _, _ in trials])
-    steps = [(int(c), a) for c, a in zip(np.cumsum([t[2] for t in trials]), answers)]
+    steps = [(int(c), a) for c, a in zip(np.cumsum([t[2] for t in trials]), answers, strict=True)]
     return steps, trials
 
 
@@ -547,11 +546,11 @@ def summarize(budgets: np.ndarray, regrets: np.ndarray, tolerance: float, share:
     with np.errstate(invalid="ignore"):
         quantiles = np.percentile(regrets, [50, 10, 90], axis=0, method="lower")
     success = (regrets <= tolerance).mean(axis=0)
-    curve = [[int(b)] + [_finite(q) for q in column] for b, column in zip(budgets, quantiles.T)]
+    curve = [[int(b)] + [_finite(q) for q in column] for b, column in zip(budgets, quantiles.T, strict=True)]
     reached = np.flatnonzero(success >= share)
     return {"replica_epochs_to_target": budget_to_target(budgets, success, share),
             "first_replica_epochs_at_target": int(budgets[reached[0]]) if reached.size else None, "curve": curve,
-            "success_share": [[int(b), float(s)] for b, s in zip(budgets, success)]}
+            "success_share": [[int(b), float(s)] for b, s in zip(budgets, success, strict=True)]}
 
 
 def budget_to_target(budgets: np.ndarray, success: np.ndarray, share: float) -> int | None:
@@ -1016,7 +1015,7 @@ def main(argv=None) -> dict:
 def markdown_table(result: dict) -> str:
     """Replica-epochs to the target per method (rows) and protocol (columns),
     with the multiple of fptopt's (and the R that grid and random chose after
-    the fact): the README's table."""
+    the fact): the table of docs/results.md."""
     protocols = list(result["methods"])
     names = list(dict.fromkeys(n for p in protocols for n in result["methods"][p]))
     lines = ["| method | " + " | ".join(protocols) + " |", "|---|" + "---|" * len(protocols)]

@@ -57,7 +57,7 @@ def pooled_by_loop(fp, tau_m, horizon):
     """Reference: walk over replicas and epochs, pool events and exposure by age."""
     events = np.zeros(tau_m + 1)
     exposure = np.zeros(tau_m + 1)
-    for time, observed in zip(fp.times, fp.observed):
+    for time, observed in zip(fp.times, fp.observed, strict=True):
         for epoch in range(tau_m + 1, min(time, horizon) + 1):
             age = (epoch - 1) % tau_m + 1
             exposure[age] += 1

@@ -59,7 +59,7 @@ def test_loop_and_vmap_engines_compute_the_same_outputs_and_gradients():
         results.append((outputs, grads, params["bn1.running_mean"], shared))
     (out_v, grads_v, mean_v, shared_v), (out_l, grads_l, mean_l, shared_l) = results
     torch.testing.assert_close(out_l, out_v)
-    for g_l, g_v in zip(grads_l, grads_v):
+    for g_l, g_v in zip(grads_l, grads_v, strict=True):
         torch.testing.assert_close(g_l, g_v)
     torch.testing.assert_close(mean_l, mean_v)  # running statistics written through the slices
     assert not torch.equal(mean_l, state["bn1.running_mean"])
@@ -139,7 +139,7 @@ def test_sync_free_optimizer_step_is_bitwise_the_usual_step(name, options, activ
         for step_grads in grads:
             optimizer.step(step_grads, mask, sync_free=sync_free)
         finals.append(copies)
-    for usual, sync_free in zip(*finals):
+    for usual, sync_free in zip(*finals, strict=True):
         torch.testing.assert_close(sync_free, usual, rtol=0, atol=0)
 
 

@@ -79,7 +79,7 @@ def test_validation_table_schema_and_ranges(tiny_run):
     for column in ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
                    "rel_error", "in_ci", "final_acc"]:
         assert column in table.columns
-    assert sorted(zip(table["protocol"], table["tau"])) == [("full_reset", 6), ("shrink_perturb", 4),
+    assert sorted(zip(table["protocol"], table["tau"], strict=True)) == [("full_reset", 6), ("shrink_perturb", 4),
                                                            ("shrink_perturb", 12)]
     horizon = 24
     assert ((table["measured_mfpt"] > 0) & (table["measured_mfpt"] <= horizon)).all()
@@ -234,12 +234,12 @@ def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path
         assert (workdir / "results/tables" / name).read_bytes() == (tiny_run / "results/tables" / name).read_bytes()
 
 
-def test_readme_results_block_is_generated_from_the_tables(tiny_run, tmp_path):
+def test_results_doc_block_is_generated_from_the_tables(tiny_run, tmp_path):
     from fptopt.cli import main
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:begin -->\nold text\n<!-- results:end -->\nrest\n")
-    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(readme)]) == 0
+    assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", str(readme)]) == 0
     text = readme.read_text()
     assert text.startswith("intro\n<!-- results:begin -->\n") and text.endswith("<!-- results:end -->\nrest\n")
     assert "old text" not in text and "The answer per protocol" in text
@@ -256,10 +256,10 @@ def test_readme_results_block_is_generated_from_the_tables(tiny_run, tmp_path):
                                        "grid_R10": {"replica_epochs_to_target": 25_000}},
                     "full_reset": {"fptopt": {"replica_epochs_to_target": None},
                                    "grid_R10": {"replica_epochs_to_target": 40_000}}}}))
-    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(readme),
+    assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", str(readme),
                  "--search-comparison", str(comparison)]) == 0
     text = readme.read_text()
     assert "accounting: first_passage" in text and "| method | shrink_perturb | full_reset |" in text
     assert "| fptopt | 10,000 (1×) | not reached |" in text and "| grid_R10 | 25,000 (2.5×) | 40,000 |" in text
     (tmp_path / "plain.md").write_text("no markers\n")
-    assert main(["readme", "--results", str(tiny_run / "results"), "--readme", str(tmp_path / "plain.md")]) == 2
+    assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", str(tmp_path / "plain.md")]) == 2

@@ -118,7 +118,7 @@ def stack_trained(state):
 def plain_partial_reset(model, fresh_model, fraction):
     """Sort every Linear/Conv weight magnitude of the module in one list, re-draw those up to the
     ``floor(fraction · n)``-th smallest from the fresh module; biases and normalization untouched."""
-    pairs = list(zip(fan_in_layers(model), fan_in_layers(fresh_model)))
+    pairs = list(zip(fan_in_layers(model), fan_in_layers(fresh_model), strict=True))
     magnitudes = sorted(abs(v) for layer, _ in pairs for v in layer.weight.detach().flatten().tolist())
     n_reset = int(fraction * len(magnitudes))
     if n_reset == 0:
@@ -135,7 +135,7 @@ def plain_full_reset(model, fresh_model):
     """Copy every parameter and buffer of the fresh module."""
     with torch.no_grad():
         for tensor, fresh_tensor in zip(list(model.parameters()) + list(model.buffers()),
-                                        list(fresh_model.parameters()) + list(fresh_model.buffers())):
+                                        list(fresh_model.parameters()) + list(fresh_model.buffers()), strict=True):
             tensor.copy_(fresh_tensor)
     return model
 

@@ -32,7 +32,7 @@ def reference_km(times, observed, horizon):
     sf, value = [1.0], 1.0
     for t in range(1, horizon + 1):
         at_risk = sum(1 for x in times if x >= t)
-        events = sum(1 for x, o in zip(times, observed) if o and x == t)
+        events = sum(1 for x, o in zip(times, observed, strict=True) if o and x == t)
         if at_risk:
             value *= 1 - events / at_risk
         sf.append(value)
@@ -127,7 +127,7 @@ def test_weighted_counts_equal_repeated_replicas():
     fp = first_passage(passage_trajectories(rng.integers(1, 30, 40), 20), 0.5)
     weights = rng.multinomial(40, np.full(40, 1 / 40), size=3)
     psi = survival_matrix(*weighted_counts(fp, weights))
-    for row, w in zip(psi, weights):
+    for row, w in zip(psi, weights, strict=True):
         repeated = np.repeat(np.arange(40), w)
         expected = reference_km(fp.times[repeated], fp.observed[repeated], 20)
         np.testing.assert_allclose(row, expected, atol=1e-12)

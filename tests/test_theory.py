@@ -121,7 +121,7 @@ def test_periodic_closed_form_equals_schedule_chain(seed):
     psi, phi = random_curves(seed, horizon)
     taus = np.arange(1, horizon + 1)
     prediction = predict_periodic(psi, phi, taus, horizon)
-    for tau, curve, mfpt in zip(taus, prediction.curves, prediction.mfpt):
+    for tau, curve, mfpt in zip(taus, prediction.curves, prediction.mfpt, strict=True):
         chained = predict_schedule(psi, phi, np.arange(tau, horizon + tau, tau), horizon)
         np.testing.assert_allclose(curve, chained, rtol=1e-12, atol=1e-15)
         assert mfpt == pytest.approx(restricted_mfpt(chained, horizon))

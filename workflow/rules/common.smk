@@ -20,6 +20,7 @@ parse_config(config, "config")
 wildcard_constraints:
     block=r"\d+",
     tau=r"\d+",
+    round=r"\d+",
     protocol="|".join(p["name"] for p in config["protocols"]),
 
 
@@ -28,39 +29,27 @@ wildcard_constraints:
 ANALYSIS_ENV = "../envs/analysis.yaml"
 TRAIN_ENV = "../envs/train.yaml"
 PROTOCOL_NAMES = [p["name"] for p in config["protocols"]]
-TRAIN_RESOURCES = config["resources"]["train"]
-ANALYSIS_RESOURCES = config["resources"]["analysis"]
-# The SLURM plugin turns gpu + gpu_model into --gpus=<model>:<n>; never ask for a model of 0 GPUs.
-GPU_MODEL = TRAIN_RESOURCES.get("gpu_model", "") if TRAIN_RESOURCES["gpu"] > 0 else ""
+# The resources of each kind of job, declared once (config.yaml's `resources`) and
+# unpacked by every rule of that kind. The SLURM plugin turns gpu + gpu_model into
+# --gpus=<model>:<n>; never ask for a model of 0 GPUs.
+_TRAIN = config["resources"]["train"]
+TRAIN_RESOURCES = {
+    "gpu": _TRAIN["gpu"],
+    "gpu_model": _TRAIN.get("gpu_model", "") if _TRAIN["gpu"] > 0 else "",
+    "mem_mb": _TRAIN["mem_mb"],
+    "runtime": _TRAIN["runtime"],
+}
+ANALYSIS_RESOURCES = {
+    key: config["resources"]["analysis"][key] for key in ("mem_mb", "runtime")
+}
 CHECKPOINT_DIR = config["checkpoint_dir"]
-FIGURE_NAMES = [
-    "trajectories",
-    "survival",
-    "qss_evidence",
-    "response",
-    "mfpt_vs_tau",
-    "accuracy_vs_tau",
-]
-FIGURES = expand("results/figures/{name}.{ext}", name=FIGURE_NAMES, ext=["png", "pdf"])
-TABLE_NAMES = ["validation", "optimum", "design"]
-TABLES = expand("results/tables/{name}.{ext}", name=TABLE_NAMES, ext=["csv", "md"])
+FIGURES = paths.figure_files()
+TABLES = paths.table_files()
 ROUNDS = config["adaptive"]["rounds"]
 
 
 def baseline_blocks(wildcards=None):
     return paths.baseline_blocks(config)
-
-
-def single_frequency_blocks(protocol):
-    return paths.single_frequency_blocks(config, protocol)
-
-
-def sweep_blocks(protocol, taus=None):
-    return [
-        path
-        for blocks in paths.sweep_blocks(config, protocol, taus=taus).values()
-        for path in blocks
-    ]
 
 
 def design_plan(protocol, rounds):
@@ -82,13 +71,17 @@ def design_plan(protocol, rounds):
     return paths.design_plan(config, protocol, rounds=rounds, record=record)
 
 
-def design_blocks(protocol, rounds):
-    by_tau = paths.design_blocks(config, protocol, design_plan(protocol, rounds))
-    return [path for blocks in by_tau.values() for path in blocks]
+def design_inputs(rounds):
+    """Named inputs (unpack) of a design round or of predict: baseline, τ* run and
+    the design's blocks so far as design_tau{τ} (fptopt.pipeline.paths.design_inputs).
+    """
 
+    def inputs(wildcards):
+        protocol = wildcards.protocol
+        count = int(wildcards.round) if rounds is None else rounds
+        return paths.design_inputs(config, protocol, design_plan(protocol, count))
 
-def dense_blocks(protocol):
-    return sweep_blocks(protocol, range(1, config["regret"]["max_tau"] + 1))
+    return inputs
 
 
 def condition(stage):

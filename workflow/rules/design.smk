@@ -6,19 +6,14 @@
 
 checkpoint design_round:
     input:
-        baseline=baseline_blocks,
-        single=lambda wildcards: single_frequency_blocks(wildcards.protocol),
-        design=lambda wildcards: design_blocks(wildcards.protocol, int(wildcards.round)),
+        unpack(design_inputs(rounds=None)),
     output:
-        "results/design/{protocol}/round{round}.json",
+        paths.design_round(),
     log:
-        "logs/design/{protocol}/round{round}.log",
+        paths.log_of(paths.design_round()),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
-    params:
-        round=lambda wildcards: int(wildcards.round),
+        **ANALYSIS_RESOURCES,
     script:
         "../scripts/design_round.py"

@@ -7,19 +7,18 @@ rule figures:
     output:
         [
             report(
-                f"results/figures/{name}.png",
-                caption=f"../report/{name}.rst",
+                path,
+                caption=f"../report/{Path(path).stem}.rst",
                 category="Figures",
             )
-            for name in FIGURE_NAMES
+            for path in paths.figure_files(formats=["png"])
         ],
-        expand("results/figures/{name}.pdf", name=FIGURE_NAMES),
+        paths.figure_files(formats=["pdf"]),
     log:
-        "logs/figures/figures.log",
+        paths.log_of(paths.figure_files()[0]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     script:
         "../scripts/figures.py"

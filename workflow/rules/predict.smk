@@ -5,19 +5,16 @@
 
 rule predict:
     input:
-        baseline=baseline_blocks,
-        single=lambda wildcards: single_frequency_blocks(wildcards.protocol),
-        design=lambda wildcards: design_blocks(wildcards.protocol, ROUNDS),
-        qss="results/survival/qss.json",
+        unpack(design_inputs(rounds=ROUNDS)),
+        qss=paths.survival_outputs()["qss"],
     output:
         **paths.predict_outputs(),
     log:
-        "logs/predict/{protocol}.log",
+        paths.log_of(paths.predict_outputs()["summary"]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     params:
         observable=config["observable"],
         analysis=config["analysis"],

@@ -4,36 +4,22 @@
 
 rule regret_table:
     input:
-        baseline=baseline_blocks,
-        single=[
-            block
-            for protocol in PROTOCOL_NAMES
-            for block in single_frequency_blocks(protocol)
-        ],
-        dense=[block for protocol in PROTOCOL_NAMES for block in dense_blocks(protocol)],
-        summaries=expand(
-            "results/predict/{protocol}/summary.json", protocol=PROTOCOL_NAMES
-        ),
-        predictions=expand(
-            "results/predict/{protocol}/prediction.csv", protocol=PROTOCOL_NAMES
-        ),
+        unpack(lambda wildcards: paths.regret_inputs(config)),
     output:
-        first_passage="results/regret/first_passage.parquet",
-        dense_mfpt="results/regret/dense_mfpt.parquet",
-        table=report(
-            "results/tables/regret.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
-        markdown="results/tables/regret.md",
-        check=expand("results/tables/prediction_check.{ext}", ext=["csv", "md"]),
+        **{
+            name: (
+                report(path, caption="../report/tables.rst", category="Tables")
+                if name == "table"
+                else path
+            )
+            for name, path in paths.regret_outputs().items()
+        },
     log:
-        "logs/regret/regret.log",
+        paths.log_of(paths.regret_outputs()["first_passage"]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     script:
         "../scripts/regret.py"
 

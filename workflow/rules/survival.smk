@@ -7,12 +7,11 @@ rule survival:
     output:
         **paths.survival_outputs(),
     log:
-        "logs/survival/survival.log",
+        paths.log_of(paths.survival_outputs()["qss"]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     params:
         observable=config["observable"],
         analysis=config["analysis"],

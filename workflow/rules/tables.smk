@@ -6,17 +6,16 @@ rule tables:
         unpack(lambda wildcards: paths.table_inputs(config)),
     output:
         report(
-            expand("results/tables/{name}.csv", name=TABLE_NAMES),
+            paths.table_files(formats=["csv"]),
             caption="../report/tables.rst",
             category="Tables",
         ),
-        expand("results/tables/{name}.md", name=TABLE_NAMES),
+        paths.table_files(formats=["md"]),
     log:
-        "logs/tables/tables.log",
+        paths.log_of(paths.table_files()[0]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     script:
         "../scripts/tables.py"

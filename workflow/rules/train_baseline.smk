@@ -3,17 +3,16 @@
 
 rule train_baseline:
     output:
-        "results/train_baseline/block{block}.parquet",
+        paths.baseline_block(),
     log:
-        "logs/train_baseline/block{block}.log",
+        paths.log_of(paths.baseline_block()),
+    benchmark:
+        paths.benchmark_of(paths.baseline_block())
     conda:
         TRAIN_ENV
     threads: config["training"]["threads"]
     resources:
-        gpu=TRAIN_RESOURCES["gpu"],
-        gpu_model=GPU_MODEL,
-        mem_mb=TRAIN_RESOURCES["mem_mb"],
-        runtime=TRAIN_RESOURCES["runtime"],
+        **TRAIN_RESOURCES,
     params:
         stage="train_baseline",
         protocol=None,

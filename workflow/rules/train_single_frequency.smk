@@ -4,9 +4,11 @@
 
 use rule train_baseline as train_single_frequency with:
     output:
-        "results/train_single_frequency/{protocol}/block{block}.parquet",
+        paths.single_frequency_block(),
     log:
-        "logs/train_single_frequency/{protocol}/block{block}.log",
+        paths.log_of(paths.single_frequency_block()),
+    benchmark:
+        paths.benchmark_of(paths.single_frequency_block())
     params:
         stage="train_single_frequency",
         protocol=lambda wildcards: wildcards.protocol,

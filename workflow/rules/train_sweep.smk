@@ -5,9 +5,11 @@
 
 use rule train_baseline as train_sweep with:
     output:
-        "results/train_sweep/{protocol}/tau{tau}/block{block}.parquet",
+        paths.sweep_block(),
     log:
-        "logs/train_sweep/{protocol}/tau{tau}/block{block}.log",
+        paths.log_of(paths.sweep_block()),
+    benchmark:
+        paths.benchmark_of(paths.sweep_block())
     params:
         stage="train_sweep",
         protocol=lambda wildcards: wildcards.protocol,

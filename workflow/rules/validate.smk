@@ -3,19 +3,15 @@
 
 rule validate:
     input:
-        prediction="results/predict/{protocol}/prediction.csv",
-        survival="results/predict/{protocol}/prediction_survival.csv",
-        sweep=lambda wildcards: sweep_blocks(wildcards.protocol),
-        baseline=baseline_blocks,
+        unpack(lambda wildcards: paths.validate_inputs(config, wildcards.protocol)),
     output:
         **paths.validate_outputs(),
     log:
-        "logs/validate/{protocol}.log",
+        paths.log_of(paths.validate_outputs()["validation"]),
     conda:
         ANALYSIS_ENV
     resources:
-        mem_mb=ANALYSIS_RESOURCES["mem_mb"],
-        runtime=ANALYSIS_RESOURCES["runtime"],
+        **ANALYSIS_RESOURCES,
     params:
         observable=config["observable"],
         protocol_entry=protocol_entry,

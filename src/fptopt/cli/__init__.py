@@ -52,26 +52,26 @@ def _train(args, config):
 def _survival(args, config):
     from ..pipeline.stages import survival_stage
 
-    survival_stage(config, paths.baseline_blocks(config, args.results), paths.survival_outputs(args.results))
+    survival_stage(config, baseline_paths=paths.baseline_blocks(config, args.results),
+                   outputs=paths.survival_outputs(args.results))
 
 
 def _predict(args, config):
     from ..pipeline.stages import predict_stage
 
     plan = paths.design_plan(config, args.protocol, args.results)
-    predict_stage(config, args.protocol, paths.baseline_blocks(config, args.results),
-                  paths.single_frequency_blocks(config, args.protocol, args.results),
-                  paths.predict_outputs(args.protocol, args.results),
-                  paths.design_blocks(config, args.protocol, plan, args.results))
+    inputs = paths.design_inputs(config, args.protocol, plan, args.results)
+    predict_stage(config, args.protocol, **paths.design_from_inputs(inputs),
+                  outputs=paths.predict_outputs(args.protocol, args.results))
 
 
 def _validate(args, config):
     from ..pipeline.stages import validate_stage
 
-    predicted = paths.predict_outputs(args.protocol, args.results)
-    validate_stage(config, args.protocol, predicted["prediction"], predicted["survival"],
-                   paths.sweep_blocks(config, args.protocol, args.results),
-                   paths.baseline_blocks(config, args.results), paths.validate_outputs(args.protocol, args.results))
+    inputs = paths.validate_inputs(config, args.protocol, args.results)
+    validate_stage(config, args.protocol, prediction_path=inputs["prediction"],
+                   prediction_survival_path=inputs["survival"], sweep_paths=paths.by_tau_from_inputs(inputs, "sweep"),
+                   baseline_paths=inputs["baseline"], outputs=paths.validate_outputs(args.protocol, args.results))
 
 
 def _figures(args, config):
@@ -113,9 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         stage.add_argument("--results", default="results", help="results directory (default: results)")
         if name in ("predict", "validate"):
             stage.add_argument("--protocol", required=True)
-    readme = commands.add_parser("readme", help="splice the results block of README.md from results/tables")
+    readme = commands.add_parser("results-doc", help="rewrite the generated block of docs/results.md from "
+                                 "results/tables")
     readme.add_argument("--results", default="results")
-    readme.add_argument("--readme", default="README.md")
+    readme.add_argument("--doc", default="docs/results.md", help="the Markdown file with the results markers")
     readme.add_argument("--search-comparison", action="append", default=[], metavar="JSON",
                         help="a bench/compare_search.py result to show as a head-to-head table (repeatable)")
     add_analyze_arguments(commands.add_parser(
@@ -130,11 +131,11 @@ def main(argv=None) -> int:
             from .analyze import run_analyze
 
             return run_analyze(args)
-        if args.command == "readme":
-            from ..pipeline.tables import readme_block, splice_readme
+        if args.command == "results-doc":
+            from ..pipeline.tables import results_block, splice_results
 
-            splice_readme(args.readme, readme_block(args.results, args.search_comparison))
-            print(f"{args.readme}: results block rewritten from {args.results}/tables")
+            splice_results(args.doc, results_block(args.results, args.search_comparison))
+            print(f"{args.doc}: results block rewritten from {args.results}/tables")
             return 0
         config = load_config(args.config)
         if args.command == "train":

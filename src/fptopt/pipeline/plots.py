@@ -40,7 +40,7 @@ def save(figure, stem, formats=("png", "pdf")) -> list[Path]:
 def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_shown: int = 40):
     """Observable vs epoch: a sample of replicas per condition, their mean, the target."""
     figure, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.4), sharey=True, squeeze=False)
-    for axis, (title, frame) in zip(axes[0], frames.items()):
+    for axis, (title, frame) in zip(axes[0], frames.items(), strict=True):
         shown = frame[frame["replica"].isin(sorted(frame["replica"].unique())[:n_shown])].dropna(subset=[column])
         sns.lineplot(shown, x="epoch", y=column, units="replica", estimator=None, lw=0.5, alpha=0.35,
                      color="tab:blue", ax=axis)
@@ -124,7 +124,7 @@ def mfpt_vs_tau(predictions: pd.DataFrame, validation: pd.DataFrame, baseline_mf
     protocols = list(predictions["protocol"].unique())
     summaries = summaries or {}
     figure, axes = plt.subplots(1, len(protocols), figsize=(4.4 * len(protocols), 3.8), sharey=True, squeeze=False)
-    for axis, protocol in zip(axes[0], protocols):
+    for axis, protocol in zip(axes[0], protocols, strict=True):
         pred = predictions[predictions["protocol"] == protocol].sort_values("tau")
         measured_flag = pred["measured"].astype(bool) if "measured" in pred else pd.Series(False, index=pred.index)
         trusted = pred["trusted"].astype(bool) if "trusted" in pred else pd.Series(True, index=pred.index)
@@ -167,7 +167,8 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
     """Final and best-epoch observable vs τ (mean over replicas, 95% CI)."""
     figure, axis = plt.subplots(figsize=(5.5, 3.8))
     for (protocol, measure), marker in zip(
-            [(p, m) for p in validation["protocol"].unique() for m in ("final", "best")], "osos^v^v"):
+            [(p, m) for p in validation["protocol"].unique() for m in ("final", "best")], "osos^v^v",
+            strict=False):  # more markers than a study has protocols: the unused ones are dropped
         rows = validation[validation["protocol"] == protocol].sort_values("tau")
         axis.errorbar(rows["tau"], rows[f"{measure}_acc"], yerr=rows[f"{measure}_acc_halfwidth"], marker=marker,
                       capsize=2, ls="-" if measure == "final" else "--", label=f"{protocol}, {measure} epoch")
@@ -196,12 +197,14 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     frames = {"unperturbed": pd.concat([read_table(p) for p in inputs["baseline"]]),
               f"{first['name']}, τ* = {first['tau_star']}": pd.concat([read_table(p) for p in inputs["single"]])}
     predictions = pd.concat([read_table(p).assign(protocol=e["name"])
-                             for p, e in zip(inputs["predictions"], config["protocols"])])
+                             for p, e in zip(inputs["predictions"], config["protocols"], strict=True)])
     sweeps = validation_table(inputs["validations"])
     baseline_final = baseline_final_value(inputs["validations"])
     baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
-    summaries = {e["name"]: json.loads(Path(p).read_text())
-                 for p, e in zip(inputs.get("summaries", []), config["protocols"])}
+    summaries = {}
+    if "summaries" in inputs:
+        summaries = {e["name"]: json.loads(Path(p).read_text())
+                     for p, e in zip(inputs["summaries"], config["protocols"], strict=True)}
     figures = {
         "trajectories": trajectories(frames, column, target),
         "survival": survival(pd.concat([read_table(p) for p in [inputs["survival"], *inputs["single_survivals"]]])),

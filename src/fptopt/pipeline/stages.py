@@ -7,6 +7,7 @@ calls the same theory code as ``fptopt analyze``, and writes tidy tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from ..stats.analyze import analyze, write_analysis
 from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
-from ..stats.survival import first_passage, kaplan_meier
+from ..stats.survival import FirstPassage, first_passage, kaplan_meier
 from ..stats.validation import compare
 from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table
 from .config import design_settings, qss_settings
@@ -87,7 +88,20 @@ def _passage_frame(fp, replicas, condition: str, protocol: str, tau: int) -> pd.
                          "time": fp.times, "observed": fp.observed})
 
 
-def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, protocol: str, tau: int):
+@dataclass(frozen=True)
+class ConditionSurvival:
+    """One condition's trajectories to the horizon, first passages, Kaplan–Meier
+    curve (tidy), first-passage rows (tidy) and summary row."""
+
+    values: np.ndarray
+    first_passage: FirstPassage
+    curve: pd.DataFrame
+    passages: pd.DataFrame
+    summary: dict
+
+
+def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, protocol: str,
+                        tau: int) -> ConditionSurvival:
     """First passages and the KM curve of one condition, plus its summary row."""
     column, target, direction = _observable(config)
     h = config_horizon(config)
@@ -97,11 +111,12 @@ def _condition_survival(frame: pd.DataFrame, config: dict, condition: str, proto
     mean = curve.restricted_mean(h)
     summary = {"replicas": fp.n_replicas, "censored_fraction": fp.censored_fraction, "diverged": n_diverged(frame),
                "mfpt_restricted": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high}
-    return (values[:, :h], fp, _curve_frame(curve, condition, protocol, tau),
-            _passage_frame(fp, replicas, condition, protocol, tau), summary)
+    return ConditionSurvival(values=values[:, :h], first_passage=fp,
+                             curve=_curve_frame(curve, condition, protocol, tau),
+                             passages=_passage_frame(fp, replicas, condition, protocol, tau), summary=summary)
 
 
-def survival_stage(config: dict, baseline_paths, outputs: dict) -> None:
+def survival_stage(config: dict, *, baseline_paths, outputs: dict) -> None:
     """Baseline Kaplan–Meier curve, restricted MFPT and QSS detection.
 
     Writes ``outputs["first_passage"]`` (one row per replica),
@@ -113,11 +128,11 @@ def survival_stage(config: dict, baseline_paths, outputs: dict) -> None:
     """
     column, target, direction = _observable(config)
     frame = load_condition(baseline_paths, config, "train_baseline")
-    values, fp, curve, passages, baseline = _condition_survival(frame, config, "baseline", "none", 0)
-    qss = detect_qss(values, fp, **qss_options(config))
-    plateau = trajectories(full_horizon(frame), column)[:, -min(20, values.shape[1]):]
+    measured = _condition_survival(frame, config, "baseline", "none", 0)
+    qss = detect_qss(measured.values, measured.first_passage, **qss_options(config))
+    plateau = trajectories(full_horizon(frame), column)[:, -min(20, measured.values.shape[1]):]
     summary = {"horizon": config_horizon(config), "target": target, "direction": direction, "column": column,
-               "conditions": {"baseline": baseline},
+               "conditions": {"baseline": measured.summary},
                "qss": {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
                        "hazard_high": qss.hazard_high, "message": qss.message, "tolerance": qss.tolerance,
                        "lag": qss.lag},
@@ -125,8 +140,8 @@ def survival_stage(config: dict, baseline_paths, outputs: dict) -> None:
                                     "mean": float(np.nanmean(plateau)),
                                     "replica_spread": float(np.nanstd(np.nanmean(plateau, axis=1)))}}
     meta = provenance(config, stage="survival")
-    write_table(passages, outputs["first_passage"], meta)
-    write_table(curve, outputs["survival"], meta)
+    write_table(measured.passages, outputs["first_passage"], meta)
+    write_table(measured.curve, outputs["survival"], meta)
     write_table(distance_table(qss), outputs["distance"], meta)
     write_json({**summary, "provenance": meta}, outputs["qss"])
 
@@ -164,10 +179,19 @@ def _measured_frames(config: dict, protocol: str, single_paths, design_paths: di
     return frames
 
 
-def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, design_paths: dict,
-                    bootstrap: int | None = None):
+@dataclass(frozen=True)
+class DesignAnalysis:
     """The analysis of baseline + τ* + the design's frequencies so far, the
     replica-epochs trained for it, and the measured runs' tables by period."""
+
+    result: object  # fptopt.stats.analyze.AnalysisResult
+    replica_epochs: int
+    frames: dict
+
+
+def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths, design_paths: dict,
+                    bootstrap: int | None = None) -> DesignAnalysis:
+    """:class:`DesignAnalysis` of one protocol from its training tables."""
     column, target, direction = _observable(config)
     analysis = config["analysis"]
     baseline_frame = load_condition(baseline_paths, config, "train_baseline")
@@ -181,29 +205,29 @@ def design_analysis(config: dict, protocol: str, baseline_paths, single_paths, d
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
                      design=design_settings(config))
     cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values()))
-    return result, cost, frames
+    return DesignAnalysis(result=result, replica_epochs=cost, frames=frames)
 
 
-def design_round_stage(config: dict, protocol: str, round_index: int, baseline_paths, single_paths,
+def design_round_stage(config: dict, protocol: str, *, round_index: int, baseline_paths, single_paths,
                        design_paths: dict, out_json) -> None:
     """One round of the adaptive design: predict from what is measured so far
     (no bootstrap: the decision needs the point values and the measured runs'
     standard errors) and record the next experiment: a period and how many
     replicas to add there (:func:`fptopt.stats.design.decide`)."""
-    result, replica_epochs, _ = design_analysis(config, protocol, baseline_paths, single_paths, design_paths,
-                                                bootstrap=0)
-    summary = result.summary()
+    analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
+                               design_paths=design_paths, bootstrap=0)
+    summary = analysis.result.summary()
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
               "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],
               "next_tau": summary["next_tau"], "next_replicas": summary["next_replicas"],
               "next_reason": summary["next_reason"], "settled": summary["settled"],
               "indifferent_taus": summary["indifferent_taus"], "replicas": summary["replicas"],
-              "replica_epochs_trained": replica_epochs}
+              "replica_epochs_trained": analysis.replica_epochs}
     write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
 
 
-def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, outputs: dict,
+def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, outputs: dict,
                   design_paths: dict | None = None) -> None:
     """Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from baseline + τ* +
     the adaptive design's frequencies, with bootstrap CIs, the optimum and
@@ -213,7 +237,9 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
     are ``outputs[name]`` (:func:`fptopt.pipeline.paths.predict_outputs`)."""
     design_paths = design_paths or {}
     tau_star = protocol_config(config, protocol)["tau_star"]
-    result, replica_epochs, frames = design_analysis(config, protocol, baseline_paths, single_paths, design_paths)
+    analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
+                               design_paths=design_paths)
+    result, replica_epochs, frames = analysis.result, analysis.replica_epochs, analysis.frames
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
                                                *(q for paths in design_paths.values() for q in paths)]}
     destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
@@ -240,9 +266,9 @@ def predict_stage(config: dict, protocol: str, baseline_paths, single_paths, out
                 for tau_m, pooled in multi.responses.items()]
     write_table(pd.concat(closure, ignore_index=True), outputs["closure"], meta)
     condition = f"train_single_frequency/{protocol}/tau{tau_star}"
-    *_, curve, _, measured = _condition_survival(frames[tau_star], config, condition, protocol, tau_star)
-    write_table(curve, outputs["single_survival"], meta)
-    write_json({**measured, "condition": condition, "provenance": meta}, outputs["single_summary"])
+    measured = _condition_survival(frames[tau_star], config, condition, protocol, tau_star)
+    write_table(measured.curve, outputs["single_survival"], meta)
+    write_json({**measured.summary, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
 
 def _accuracy_summary(frame: pd.DataFrame, column: str, h: int) -> dict:
@@ -260,7 +286,7 @@ def _accuracy_summary(frame: pd.DataFrame, column: str, h: int) -> dict:
     return out | {"full_horizon_replicas": int(values.shape[0])}
 
 
-def validate_stage(config: dict, protocol: str, prediction_path, prediction_survival_path,
+def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_survival_path,
                    sweep_paths: dict[int, list], baseline_paths, outputs: dict) -> None:
     """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period; writes
     ``outputs["validation"]`` and ``outputs["measured"]``
@@ -291,8 +317,9 @@ def validate_stage(config: dict, protocol: str, prediction_path, prediction_surv
     write_table(pd.concat(measured_curves, ignore_index=True), outputs["measured"], meta)
 
 
-def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], dense_paths: dict[str, dict[int, list]],
-                 summary_paths: list, prediction_paths: list, out_dir, tables_dir) -> None:
+def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
+                 dense_paths: dict[str, dict[int, list]], summary_paths: dict[str, str],
+                 prediction_paths: dict[str, str], outputs: dict) -> None:
     """The dense truth: every period of ``regret.taus`` trained for each protocol.
 
     Writes ``first_passage.parquet`` (one row per condition × replica: the
@@ -301,7 +328,8 @@ def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], de
     ⟨T_τ ∧ H⟩ per protocol × τ with its interval) under ``out_dir`` and
     ``regret.{csv,md}`` and ``prediction_check.{csv,md}`` (every predicted,
     unmeasured period of the grid against its dense measurement) under
-    ``tables_dir``."""
+    ``tables_dir``; each lands at ``outputs[name]`` (:func:`fptopt.pipeline.paths.regret_outputs`);
+    the per-protocol inputs are keyed by protocol name (:func:`fptopt.pipeline.paths.regret_from_inputs`)."""
     import json
 
     from .tables import prediction_check_table, regret_table, write_tables
@@ -309,48 +337,32 @@ def regret_stage(config: dict, baseline_paths, single_paths: dict[str, list], de
     h = config_horizon(config)
     level = config["analysis"]["confidence_level"]
     frame = load_condition(baseline_paths, config, "train_baseline")
-    *_, passages, _ = _condition_survival(frame, config, "baseline", "none", 0)
-    passage_frames, mfpt_rows = [passages], []
+    passage_frames = [_condition_survival(frame, config, "baseline", "none", 0).passages]
+    mfpt_rows = []
     for protocol, paths in single_paths.items():
         tau_star = protocol_config(config, protocol)["tau_star"]
         frame = load_condition(paths, config, "train_single_frequency", protocol, tau_star)
-        *_, passages, _ = _condition_survival(frame, config, f"train_single_frequency/{protocol}/tau{tau_star}",
-                                              protocol, tau_star)
-        passage_frames.append(passages)
+        passage_frames.append(_condition_survival(frame, config, f"train_single_frequency/{protocol}/tau{tau_star}",
+                                                  protocol, tau_star).passages)
     for protocol, by_tau in dense_paths.items():
         for tau, paths in sorted(by_tau.items()):
             frame = load_condition(paths, config, "train_sweep", protocol, tau)
-            _, fp, _, passages, summary = _condition_survival(frame, config, f"train_sweep/{protocol}/tau{tau}",
-                                                              protocol, tau)
-            passage_frames.append(passages)
+            measured = _condition_survival(frame, config, f"train_sweep/{protocol}/tau{tau}", protocol, tau)
+            summary = measured.summary
+            passage_frames.append(measured.passages)
             mfpt_rows.append({"protocol": protocol, "tau": tau, "mfpt": summary["mfpt_restricted"],
                               "mfpt_low": summary["mfpt_low"], "mfpt_high": summary["mfpt_high"],
-                              "replicas": fp.n_replicas, "replica_epochs": replica_epochs_trained(frame),
-                              "confidence_level": level})
+                              "replicas": measured.first_passage.n_replicas,
+                              "replica_epochs": replica_epochs_trained(frame), "confidence_level": level})
     dense = pd.DataFrame(mfpt_rows)
     meta = provenance(config, stage="regret")
-    out_dir = Path(out_dir)
-    write_table(pd.concat(passage_frames, ignore_index=True), out_dir / "first_passage.parquet", meta)
-    write_table(dense, out_dir / "dense_mfpt.parquet", meta)
-    summaries = {entry["name"]: json.loads(Path(path).read_text())
-                 for entry, path in zip(config["protocols"], summary_paths)}
-    predictions = pd.concat([read_table(path).assign(protocol=entry["name"])
-                             for entry, path in zip(config["protocols"], prediction_paths)], ignore_index=True)
+    write_table(pd.concat(passage_frames, ignore_index=True), outputs["first_passage"], meta)
+    write_table(dense, outputs["dense_mfpt"], meta)
+    summaries = {name: json.loads(Path(path).read_text()) for name, path in summary_paths.items()}
+    predictions = pd.concat([read_table(path).assign(protocol=name) for name, path in prediction_paths.items()],
+                            ignore_index=True)
     write_tables({"regret": (regret_table(dense, summaries),
                              f"The design's choice against every period measured (⟨T_τ ∧ {h}⟩, epochs)"),
                   "prediction_check": (prediction_check_table(predictions, dense),
                                        f"Predicted vs densely measured ⟨T_τ ∧ {h}⟩ at every unmeasured period")},
-                 tables_dir)
-
-
-def group_sweep_blocks(paths) -> dict[int, list[str]]:
-    """``{τ: [block paths]}`` from training blocks laid out as ``…/tau{τ}/block{b}.parquet``."""
-    import re
-
-    grouped: dict[int, list[str]] = {}
-    for path in paths:
-        match = re.search(r"/tau(\d+)/block\d+\.parquet$", str(path))
-        if match is None:
-            raise ValueError(f"{path}: expected a training block at …/tau<τ>/block<b>.parquet")
-        grouped.setdefault(int(match.group(1)), []).append(str(path))
-    return grouped
+                 Path(outputs["table"]).parent)

@@ -180,7 +180,7 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_
     """Write ``validation``, ``optimum`` and ``design`` (CSV + Markdown) under ``out_dir``."""
     validation = validation_table(validate_paths)
     summaries = {entry["name"]: json.loads(Path(path).read_text())
-                 for entry, path in zip(config["protocols"], summary_paths)}
+                 for entry, path in zip(config["protocols"], summary_paths, strict=True)}
     optimum = optimum_table(config, summaries, validation, baseline_final_value(validate_paths))
     h = config_horizon(config)
     write_tables({
@@ -190,12 +190,12 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_
     }, out_dir)
 
 
-README_BEGIN, README_END = "<!-- results:begin -->", "<!-- results:end -->"
+RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def readme_block(results_dir, search_comparisons=()) -> str:
-    """The README's results block, rendered from the saved tables only (what
-    ``make readme`` splices between the README's results markers), and the
+def results_block(results_dir, search_comparisons=()) -> str:
+    """The generated block of docs/results.md, rendered from the saved tables only (what
+    ``make results-doc`` splices between its results markers), and the
     head-to-head of every ``search_comparisons`` JSON (:func:`search_comparison_block`)."""
     root = Path(results_dir)
     qss = json.loads((root / "survival" / "qss.json").read_text())
@@ -298,13 +298,13 @@ def _shown(table: pd.DataFrame) -> str:
     return table.astype(object).where(table.notna(), "–").to_markdown(index=False, floatfmt=".3g")
 
 
-def splice_readme(readme_path, block: str) -> None:
-    """Replace the text between the README's results markers with ``block``."""
-    path = Path(readme_path)
+def splice_results(doc_path, block: str) -> None:
+    """Replace the text between the document's results markers with ``block``."""
+    path = Path(doc_path)
     text = path.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise ValueError(f"{path}: expected the markers {README_BEGIN} and {README_END}")
-    head, rest = text.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
+    if RESULTS_BEGIN not in text or RESULTS_END not in text:
+        raise ValueError(f"{path}: expected the markers {RESULTS_BEGIN} and {RESULTS_END}")
+    head, rest = text.split(RESULTS_BEGIN, 1)
+    _, tail = rest.split(RESULTS_END, 1)
     with atomic_path(path) as temporary:
-        temporary.write_text(f"{head}{README_BEGIN}\n{block}\n{README_END}{tail}")
+        temporary.write_text(f"{head}{RESULTS_BEGIN}\n{block}\n{RESULTS_END}{tail}")

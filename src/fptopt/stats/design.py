@@ -349,7 +349,7 @@ def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, se
         size = min(chunk_size, n_resamples - start)
         weights = {"baseline": _multinomial(streams[0], baseline.n_replicas, size)}
         weights |= {int(t): _multinomial(stream, runs[t].n_replicas, size)
-                    for t, stream in zip(ordered, streams[1:])}
+                    for t, stream in zip(ordered, streams[1:], strict=True)}
         values = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
         samples[start: start + size] = np.where(measured, values["measured"], values["predicted"])
         base_samples[start: start + size] = values["baseline"]
@@ -559,10 +559,11 @@ def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = 
                               f"{settings.tolerance:.0%} (one-sided {settings.confidence:.0%})", True, indifferent)
 
 
-def replica_epochs(fp: FirstPassage) -> int:
-    """Replica-epochs a run cost when every replica stops at its first passage:
-    ``Σ_i min(T_i, H)`` (a censored replica's time is its last epoch)."""
-    return int(np.minimum(fp.times, fp.horizon).sum())
+def replica_epochs(fp: FirstPassage, epoch: int | None = None) -> int:
+    """Replica-epochs a run cost when every replica stops at its first passage
+    and the run is followed to ``epoch`` (default: the horizon H):
+    ``Σ_i min(T_i, epoch)`` (a censored replica's time is its last epoch)."""
+    return int(np.minimum(fp.times, fp.horizon if epoch is None else int(epoch)).sum())
 
 
 def replay_design(baseline: FirstPassage, runs: dict, *, tau_star: int, taus, horizon: int,

@@ -505,7 +505,7 @@ def _long_runs(frame: pd.DataFrame, column: str, source: str) -> _Log:
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     runs = [_Run(str(name), source, epochs[order[a:b]], values[order[a:b]])
-            for name, a, b in zip(uniques, bounds[:-1], bounds[1:])]
+            for name, a, b in zip(uniques, bounds[:-1], bounds[1:], strict=True)]
     return _Log(runs, 1)
 
 

@@ -157,7 +157,7 @@ def compile_mismatches(probe: Stack, probe_leaves: Stack, reference: Stack, outp
         weights = torch.randn(expected.shape, generator=torch.Generator().manual_seed(0)).to(expected)
         got = torch.autograd.grad((output * weights).sum(), [probe_leaves[n] for n in trainable], allow_unused=True)
         want = torch.autograd.grad((expected * weights).sum(), [reference[n] for n in trainable], allow_unused=True)
-        problems += [f"gradient of {name}" for name, g, w in zip(trainable, got, want)
+        problems += [f"gradient of {name}" for name, g, w in zip(trainable, got, want, strict=True)
                      if (g is None) != (w is None) or (g is not None and not close(g.reshape(w.shape), w))]
     problems += [f"buffer {name}" for name, tensor in reference.items()
                  if not tensor.requires_grad and not close(probe[name].detach(), tensor)]

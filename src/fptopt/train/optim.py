@@ -68,7 +68,7 @@ class StackedSGD(StackedOptimizer):
     def step(self, grads, active, sync_free=False):
         if not sync_free and bool(active.all()):
             return self._step_all(grads)
-        for param, grad, buf in zip(self.params, grads, self.buffers):
+        for param, grad, buf in zip(self.params, grads, self.buffers, strict=True):
             keep = _expand(active, param)
             if self.weight_decay:
                 grad = grad.add(param, alpha=self.weight_decay)
@@ -79,7 +79,7 @@ class StackedSGD(StackedOptimizer):
 
     def _step_all(self, grads):
         """The same update in place, for the common case of no frozen replica."""
-        for param, grad, buf in zip(self.params, grads, self.buffers):
+        for param, grad, buf in zip(self.params, grads, self.buffers, strict=True):
             if self.weight_decay:
                 grad = grad.add(param, alpha=self.weight_decay)
             if self.momentum:
@@ -95,7 +95,7 @@ class StackedSGD(StackedOptimizer):
         return {"buffers": [b.clone() for b in self.buffers]}
 
     def load_state_dict(self, state):
-        for buf, saved in zip(self.buffers, state["buffers"]):
+        for buf, saved in zip(self.buffers, state["buffers"], strict=True):
             buf.copy_(saved)
 
 
@@ -116,7 +116,7 @@ class StackedAdam(StackedOptimizer):
         self.steps += active.to(self.steps.dtype)
         correction1 = 1 - self.beta1**self.steps
         correction2 = 1 - self.beta2**self.steps
-        for param, grad, m, v in zip(self.params, grads, self.first, self.second):
+        for param, grad, m, v in zip(self.params, grads, self.first, self.second, strict=True):
             keep = _expand(active, param)
             if self.weight_decay:
                 grad = grad + self.weight_decay * param
@@ -141,6 +141,6 @@ class StackedAdam(StackedOptimizer):
         }
 
     def load_state_dict(self, state):
-        for mine, saved in zip(self.first + self.second, state["first"] + state["second"]):
+        for mine, saved in zip(self.first + self.second, state["first"] + state["second"], strict=True):
             mine.copy_(saved)
         self.steps.copy_(state["steps"])

@@ -361,7 +361,7 @@ class ReplicaStack:
             buffer.copy_(snapshot["buffers"][name])
         self.optimizer.load_state_dict(snapshot["optimizer"])
         for gen, state in zip(self.init_generators + self.data_generators,
-                              snapshot["init_generators"] + snapshot["data_generators"]):
+                              snapshot["init_generators"] + snapshot["data_generators"], strict=True):
             gen.set_state(state)
         self.alive.copy_(snapshot["alive"])
         self.records = list(snapshot["records"])
