@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: run test env lock results-doc dry-run report lint clean
+.PHONY: run test env lock results-doc dry-run report lint wheel-check clean
 
 # Every package comes from requirements.lock, exact versions checked against
 # their hashes; the project itself is installed on top without resolving again.
@@ -39,6 +39,9 @@ lint: env  ## ruff, the import-linter layer contracts (pyproject.toml), snakefmt
 	$(BIN)/lint-imports
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+
+wheel-check: env  ## build the wheel, install its base requirements in a fresh venv, run check-config + analyze there
+	$(BIN)/python tools/check_wheel.py
 
 clean:
 	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -153,11 +153,36 @@ def test_analyze_direction_below_mirrors_above(runs):
 
 def test_a_short_replica_is_censored_not_the_horizon_shortened(runs):
     baseline = runs["baseline"].copy()
-    baseline[0, 50:] = np.nan
+    never = int(np.flatnonzero(~(baseline >= TARGET).any(axis=1))[0])  # a replica that never passes
+    baseline[never, 50:] = np.nan
     result = analyze(baseline, runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
     assert result.horizon == HORIZON and result.multi.curves.shape == (2, HORIZON + 1)  # τ = 5 and τ* itself
     assert result.censored_short == {"baseline": 1, f"tau{TAU_STAR}": 0}
     assert result.summary()["censored_short_replicas"]["baseline"] == 1
+
+
+def test_values_that_turn_nan_cut_the_horizon_where_nothing_is_observed(runs):
+    """Every baseline replica NaN from epoch 31 on: Ψ beyond 30 is unknowable, so the horizon
+    is cut to 30 (not the 60 columns of the array) and a longer --horizon is refused."""
+    baseline = runs["baseline"].copy()
+    baseline[:, 30:] = np.nan
+    result = analyze(baseline, runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
+    assert result.horizon == 30 and result.censored_short["baseline"] == 0  # all are observed to the new horizon
+    reference = analyze(runs["baseline"][:, :30], runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
+    assert result.summary()["baseline_mfpt_restricted"] == reference.summary()["baseline_mfpt_restricted"]
+    with pytest.raises(ValueError, match="horizon 60: no baseline replica is observed after epoch 30"):
+        analyze(baseline, runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5], horizon=60)
+    perturbed = runs["perturbed"].copy()
+    perturbed[:, 40:] = np.inf  # diverged: censored at the last finite epoch, 40 < the horizon
+    with pytest.raises(ValueError, match=f"tau = {TAU_STAR}: no replica is observed after epoch 40"):
+        analyze(runs["baseline"], perturbed, tau_star=TAU_STAR, target=TARGET, taus=[5])
+
+
+def test_a_nan_between_finite_values_is_an_epoch_without_a_measurement(runs):
+    baseline = runs["baseline"].copy()
+    baseline[:5, 20] = np.nan  # five missing evaluations inside the runs
+    result = analyze(baseline, runs["perturbed"], tau_star=TAU_STAR, target=TARGET, taus=[5])
+    assert result.horizon == HORIZON and result.summary()["missing_values"] == {"baseline": 5, f"tau{TAU_STAR}": 0}
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -292,7 +317,8 @@ def test_too_few_replicas_stop_with_the_count(runs, tmp_path, capsys, replicas):
     arguments = ["--baseline", str(logs), "--perturbed", str(perturbed), "--tau-star", str(TAU_STAR),
                  "--target", str(TARGET), "--out", str(out), "--no-figures"]
     assert cli(arguments) == 2
-    assert f"{replicas} replicas, fewer than --min-replicas 30" in capsys.readouterr().err
+    noun = "replica" if replicas == 1 else "replicas"
+    assert f"{replicas} {noun}, fewer than --min-replicas 30" in capsys.readouterr().err
     assert not out.exists()
     assert cli(arguments + ["--min-replicas", "1"]) == 0  # the override
 
@@ -347,3 +373,28 @@ def test_ctrl_c_exits_130_without_a_traceback_and_keeps_the_old_output(log_dirs,
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err
     assert (out / "summary.json").read_bytes() == before
+
+
+def test_cli_reports_what_it_read_and_takes_a_column_per_input(runs, log_dirs, tmp_path, capsys):
+    renamed = write_replica_csvs(tmp_path / "val_named", runs["perturbed"][:200], column="val_acc")
+    out = tmp_path / "analysis"
+    code = cli(["--baseline", log_dirs["baseline"], "--perturbed", f"{TAU_STAR}={renamed}::val_acc",
+                "--target", str(TARGET), "--out", str(out), "--no-figures"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"read baseline: {log_dirs['baseline']} as csv_dir (test_acc): 200 replicas x {HORIZON} epochs" in err
+    assert f"as csv_dir (val_acc): 200 replicas x {HORIZON} epochs" in err
+    inputs = json.loads((out / "summary.json").read_text())["inputs"]
+    assert inputs[f"perturbed_{TAU_STAR}"] | {"sha256": None} == {
+        "path": f"{renamed}::val_acc", "sha256": None, "format": "csv_dir", "column": "val_acc", "replicas": 200,
+        "epochs": HORIZON}
+
+
+def test_cli_warns_when_a_lowered_min_replicas_lets_few_replicas_through(runs, tmp_path, capsys):
+    few = {name: write_replica_csvs(tmp_path / name, runs[name][:20]) for name in ("baseline", "perturbed")}
+    code = cli(["--baseline", str(few["baseline"]), "--perturbed", str(few["perturbed"]), "--tau-star",
+                str(TAU_STAR), "--target", str(TARGET), "--out", str(tmp_path / "out"), "--no-figures",
+                "--min-replicas", "5"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "warning: --baseline" in err and "only 20 replicas (--min-replicas 5 let it through; the default is 30)" in err

@@ -27,7 +27,7 @@ from fptopt.pipeline.train_job import run_training_job
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "config" / "paper"
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = ROOT / "src" / "fptopt" / "schemas" / "config.schema.yaml"
 CONFIGS = ["cifar10_resnet18", "cifar100_resnet18_momentum", "cifar100_resnet18_nomomentum", "fc_adam_regression"]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 

@@ -53,7 +53,7 @@ def lock_lines(installs: list[dict]) -> list[str]:
 # dependencies, since each installs the package itself (the scripts import it).
 BASE = [re.split(r"[<>=!~; \[]", dependency, maxsplit=1)[0]
         for dependency in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
-RULE_ENVIRONMENTS = {"analysis": BASE, "train": [*BASE, "torch", "torchvision"]}
+RULE_ENVIRONMENTS = {"analysis": BASE, "train": [*BASE, "scikit-learn", "torch", "torchvision"]}
 
 
 def _normal(name: str) -> str:

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from ..stats.analyze import analyze, write_analysis
 from ..stats.design import DEFAULT_TRUST_RATIO, DesignSettings
-from ..stats.logs import FORMATS, parse_per_epoch_from, read_trajectories
+from ..stats.logs import FORMATS, detect_format, parse_per_epoch_from, read_trajectories
 from ..storage import input_hash, replace_directory
 
 __all__ = ["add_analyze_arguments", "main", "run_analyze"]
+
+DEFAULT_MIN_REPLICAS = 30  # below it a survival curve's interval is mostly noise
 
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -31,7 +33,8 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="a response measured at tau_m is trusted down to this fraction of tau_m (default 0.6)")
     parser.add_argument("--target", required=True, type=float, help="threshold theta")
     parser.add_argument("--direction", default="above", help="above (a >= theta) or below (a <= theta)")
-    parser.add_argument("--column", default="test_acc", help="observable column in the logs")
+    parser.add_argument("--column", default="test_acc",
+                        help="observable column in the logs; one input's own column: PATH::COLUMN")
     parser.add_argument("--format", default="auto", choices=FORMATS,
                         help="log format (default auto: detected from the files; see fptopt.stats.logs)")
     parser.add_argument("--per-epoch-from", default=None, metavar="steps=N",
@@ -56,8 +59,9 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--confidence", type=float, default=defaults.confidence,
                         help=f"one-sided confidence that no measured period beats the answer by more than the "
                              f"tolerance (default {defaults.confidence})")
-    parser.add_argument("--min-replicas", type=int, default=30,
-                        help="stop when the baseline or a perturbed run has fewer replicas (default 30)")
+    parser.add_argument("--min-replicas", type=int, default=DEFAULT_MIN_REPLICAS,
+                        help=f"stop when the baseline or a perturbed run has fewer replicas (default "
+                             f"{DEFAULT_MIN_REPLICAS}; below it a warning)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -83,15 +87,26 @@ def _run_analyze(args: argparse.Namespace) -> int:
         perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
-        def read(path):
-            return read_trajectories(path, args.column, args.format, per_epoch)[1]
+        read_as: dict[str, dict] = {}
 
-        baseline = read(args.baseline)
-        perturbed = {tau: read(path) for tau, path in perturbed_paths.items()}
-        sweeps = {tau: read(path) for tau, path in sweep_paths.items()}
+        def read(name, item):
+            path, column = _split_column(item, args.column)
+            form = detect_format(path) if args.format == "auto" else args.format
+            values = read_trajectories(path, column, form, per_epoch)[1]
+            read_as[name] = {"format": form, "column": column, "replicas": int(values.shape[0]),
+                             "epochs": int(values.shape[1])}
+            return values
+
+        baseline = read("baseline", args.baseline)
+        perturbed = {tau: read(f"perturbed_{tau}", item) for tau, item in perturbed_paths.items()}
+        sweeps = {tau: read(f"sweep_{tau}", item) for tau, item in sweep_paths.items()}
         named = {"--baseline " + str(args.baseline): baseline} | {
             f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
         _check_replica_counts(named, args.min_replicas)
+        for name, item in paths.items():
+            seen = read_as[name]
+            print(f"  read {name}: {item} as {seen['format']} ({seen['column']}): "
+                  f"{_plural(seen['replicas'], 'replica')} x {_plural(seen['epochs'], 'epoch')}", file=sys.stderr)
         design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
                                 settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
                                 tolerance=args.tolerance, confidence=args.confidence,
@@ -99,7 +114,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
         result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
                          direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
                          bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design)
-        hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
+        hashes = {name: {"path": str(item), "sha256": input_hash(_split_column(item, args.column)[0]), **read_as[name]}
+                  for name, item in paths.items()}
 
         def write(folder):
             write_analysis(result, folder, inputs_hashes=hashes)
@@ -119,11 +135,32 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 def _check_replica_counts(runs: dict, minimum: int) -> None:
     """Too few replicas give a confident-looking answer from noise (one replica
-    gives a bootstrap interval of width 0): stop, naming the input."""
+    gives a bootstrap interval of width 0): stop, naming the input; warn when a
+    lowered ``--min-replicas`` lets fewer than the default through."""
     for name, values in runs.items():
+        count = _plural(values.shape[0], "replica")
         if values.shape[0] < minimum:
-            raise ValueError(f"{name}: {values.shape[0]} replicas, fewer than --min-replicas {minimum}: a survival "
+            raise ValueError(f"{name}: {count}, fewer than --min-replicas {minimum}: a survival "
                              f"curve and its interval need many seeds (lower --min-replicas to go on anyway)")
+        if values.shape[0] < DEFAULT_MIN_REPLICAS:
+            print(f"fptopt analyze: warning: {name}: only {count} (--min-replicas {minimum} let it through; the "
+                  f"default is {DEFAULT_MIN_REPLICAS}): the answer and its intervals are dominated by noise",
+                  file=sys.stderr)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _split_column(item: str, default: str) -> tuple[str, str]:
+    """``PATH::COLUMN`` (a column for this input only, e.g. Keras's ``val_accuracy`` beside
+    Lightning's ``val_acc``) or a plain ``PATH`` (``--column``)."""
+    path, sep, column = str(item).rpartition("::")
+    if not sep:
+        return str(item), default
+    if not path or not column:
+        raise ValueError(f"{item!r}: expected PATH::COLUMN")
+    return path, column
 
 
 def _parse_taus(text):

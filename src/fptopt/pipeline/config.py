@@ -1,6 +1,6 @@
 """The study config: parsed once, with the schema's defaults, and checked.
 
-The schema (``workflow/schemas/config.schema.yaml``) is the one source of
+The schema (``src/fptopt/schemas/config.schema.yaml``) is the one source of
 truth for every key, its type, range and default: :func:`parse_config`
 validates a config against it and fills in every default the config leaves
 out, so code reads ``config["training"]["device"]``, never a second default.
@@ -21,7 +21,8 @@ from ..catalog import NAMES
 
 OBSERVABLES = {"classification": ("test_acc", "test_loss", "train_loss"),
                "regression": ("test_r2", "test_loss", "train_loss")}
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, so an installed wheel checks configs as a checkout does.
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

@@ -72,6 +72,7 @@ class AnalysisResult:
     decision: Decision
     validation: dict[int, Comparison] = field(default_factory=dict)
     censored_short: dict[str, int] = field(default_factory=dict)
+    missing_values: dict[str, int] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -136,6 +137,7 @@ class AnalysisResult:
             "replicas": dict(self.replicas),
             "renewal_consistent": bool(self.renewal["consistent"].all()) if not self.renewal.empty else None,
             "censored_short_replicas": dict(self.censored_short),
+            "missing_values": dict(self.missing_values),
             "bootstrap_resamples": m.n_resamples,
         }
 
@@ -190,9 +192,15 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
         raise ValueError(f"tau_star = {tau_star} is not among the measured periods {sorted(perturbed)}")
     baseline = np.asarray(baseline, dtype=float)
     base_fp = first_passage(baseline, target, direction)
-    horizon = base_fp.horizon if horizon is None else int(horizon)
-    if not 1 <= horizon <= base_fp.horizon:
+    known = base_fp.known_until
+    if horizon is not None and not 1 <= int(horizon) <= base_fp.horizon:
         raise ValueError(f"horizon must be in 1..{base_fp.horizon} (baseline epochs), got {horizon}")
+    if horizon is not None and int(horizon) > known:
+        raise ValueError(f"horizon {horizon}: no baseline replica is observed after epoch {known} (every log ends, "
+                         f"or its values turn NaN/inf, by then), so Ψ and ⟨T ∧ H⟩ are unknowable beyond it; "
+                         f"pass --horizon {known} or less")
+    # The longest baseline run, cut where the last replica still at risk stops being observed.
+    horizon = known if horizon is None else int(horizon)
     for tau in perturbed:
         if not 1 <= tau < horizon:
             raise ValueError(f"perturbed period tau = {tau} must be in 1..{horizon - 1}: below the "
@@ -211,11 +219,16 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
         if fp.horizon < horizon:
             raise ValueError(f"the perturbed run at tau = {tau} has {fp.horizon} epochs, fewer than the "
                              f"horizon {horizon}; pass --horizon {fp.horizon} or a longer run")
+        if fp.known_until < horizon:
+            raise ValueError(f"the perturbed run at tau = {tau}: no replica is observed after epoch "
+                             f"{fp.known_until} (its logs end, or its values turn NaN/inf, by then), fewer than the "
+                             f"horizon {horizon}; pass --horizon {fp.known_until} or a longer run")
         runs[tau] = fp.restrict(horizon)
     sweeps = {} if sweeps is None else {int(k): v for k, v in sweeps.items()}
     taus = _tau_grid(taus, horizon, sweeps)
-    censored_short = {"baseline": int(np.count_nonzero(base_fp.last_epoch < horizon))}
-    censored_short |= {f"tau{tau}": int(np.count_nonzero(fp.last_epoch < horizon)) for tau, fp in runs.items()}
+    censored_short = {"baseline": _censored_early(base_fp, horizon)}
+    censored_short |= {f"tau{tau}": _censored_early(fp, horizon) for tau, fp in runs.items()}
+    gaps = {"baseline": _gaps(baseline, horizon)} | {f"tau{tau}": _gaps(perturbed[tau], horizon) for tau in runs}
     qss = detect_qss(baseline[:, :horizon], base_fp, **(qss_options or {}))
     curve = kaplan_meier(base_fp, horizon, confidence_level)
     response = response_function(runs[tau_star], tau_star, confidence_level)
@@ -236,7 +249,24 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
                           decision=decide(multi, runs, design), validation=validation,
-                          censored_short=censored_short, replicas=replicas)
+                          censored_short=censored_short, missing_values=gaps, replicas=replicas)
+
+
+def _censored_early(fp, horizon: int) -> int:
+    """Replicas that never pass and whose last finite value comes before the horizon
+    (a shorter log, or NaN/inf from there on): censored at that last finite epoch."""
+    return int(np.count_nonzero(~fp.observed & (fp.times < horizon)))
+
+
+def _gaps(values: np.ndarray, horizon: int) -> int:
+    """NaN/inf cells between a replica's first and last finite epoch within the horizon:
+    epochs without a measurement, at which the replica stays at risk and cannot pass."""
+    finite = np.isfinite(values[:, :horizon])
+    epochs = np.arange(finite.shape[1])
+    first = np.where(finite.any(axis=1), np.argmax(finite, axis=1), finite.shape[1])
+    last = np.where(finite.any(axis=1), finite.shape[1] - 1 - np.argmax(finite[:, ::-1], axis=1), -1)
+    inside = (epochs >= first[:, None]) & (epochs <= last[:, None])
+    return int(np.count_nonzero(inside & ~finite))
 
 
 def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:

@@ -657,6 +657,14 @@ _READERS = {"csv_dir": _read_csv_dir, "long": _read_long, "lightning": _read_lig
 
 # ---------------------------------------------------------------- detection
 
+def detect_format(path) -> str:
+    """The format ``read_runs(path, format="auto")`` reads ``path`` as (one of :data:`FORMATS`)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return _detect(path)
+
+
 def _detect(path: Path) -> str:
     return _detect_file(path) if path.is_file() else _detect_directory(path)
 

@@ -58,6 +58,25 @@ class FirstPassage:
     def censored_fraction(self) -> float:
         return float(1.0 - self.observed.mean())
 
+    @property
+    def known_until(self) -> int:
+        """The last epoch up to which ``Ψ`` is determined by these replicas.
+
+        Kaplan–Meier knows ``Ψ(t)`` while some replica is still at risk, and
+        for good once every replica has passed (``Ψ = 0``). When the replica
+        with the latest time is censored there (its log ends, or its values
+        turn NaN/inf), nothing is known after that epoch; otherwise ``Ψ`` is
+        known to the end of the input (``horizon``).
+
+        >>> fp = FirstPassage(np.array([3, 30]), np.array([True, False]), np.array([200, 30]), 200, 1.0, "above")
+        >>> fp.known_until
+        30
+        """
+        latest = int(self.times.max())
+        if np.any(~self.observed & (self.times == latest)):
+            return latest
+        return int(self.horizon)
+
     def restrict(self, horizon: int) -> "FirstPassage":
         """Censor every replica at ``horizon`` (passages after it become censored)."""
         horizon = int(horizon)

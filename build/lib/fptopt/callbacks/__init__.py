@@ -1,0 +1,36 @@
+"""Perturbation callbacks for other trainers: train the period ``fptopt analyze`` names
+in PyTorch Lightning, the Hugging Face ``Trainer`` or Keras 3, with the pipeline's semantics.
+
+Each perturbs after epochs τ, 2τ, … once that epoch's evaluation is done, with
+:func:`fptopt.train.perturb.perturb` (a Keras model through the same protocol
+functions), and records the epochs it perturbed after (``perturbed_after``).
+Each module imports its library, so install the matching extra::
+
+    pip install "fptopt[lightning]"      # fptopt.callbacks.lightning.PerturbationCallback
+    pip install "fptopt[huggingface]"    # fptopt.callbacks.huggingface.PerturbationCallback
+    pip install "fptopt[keras]"          # fptopt.callbacks.keras.PerturbationCallback (KERAS_BACKEND=torch)
+"""
+
+from __future__ import annotations
+
+
+class PerturbationSchedule:
+    """Which epochs a callback perturbs after (1-based, every ``tau``), and its random stream."""
+
+    def __init__(self, protocol: str, tau: int, *, seed: int = 0, options: dict | None = None):
+        import torch
+
+        from ..train.perturb import resolve_protocol
+
+        if int(tau) < 1:
+            raise ValueError(f"tau: expected a period of at least 1 epoch, got {tau}")
+        self.protocol = resolve_protocol(protocol)
+        self.tau = int(tau)
+        self.options = dict(options or {})
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.perturbed_after: list[int] = []
+
+    def due(self, completed_epochs: int) -> bool:
+        """True right after epoch ``completed_epochs`` (1-based) when it is a multiple of τ, once."""
+        return (completed_epochs > 0 and completed_epochs % self.tau == 0
+                and completed_epochs not in self.perturbed_after)

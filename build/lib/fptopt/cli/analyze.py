@@ -1,0 +1,169 @@
+"""``fptopt analyze``: the command line around :func:`fptopt.stats.analyze.analyze`.
+
+Options, reading the logs (:mod:`fptopt.stats.logs`), the replica-count
+guard, writing the output folder at once and the figures
+(:mod:`fptopt.pipeline.plots`). Bad input prints one line naming the option
+or file and exits 2 (argparse's convention, used by every ``fptopt`` command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..stats.analyze import analyze, write_analysis
+from ..stats.design import DEFAULT_TRUST_RATIO, DesignSettings
+from ..stats.logs import FORMATS, parse_per_epoch_from, read_trajectories
+from ..storage import input_hash, replace_directory
+
+__all__ = ["add_analyze_arguments", "main", "run_analyze"]
+
+
+def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of ``fptopt analyze``."""
+    parser.add_argument("--baseline", required=True, help="unperturbed logs: CSV directory or long table")
+    parser.add_argument("--perturbed", required=True, action="append", metavar="TAU=PATH",
+                        help="logs of a periodic run at period TAU (repeatable: one per measured frequency); "
+                             "a bare PATH needs --tau-star")
+    parser.add_argument("--tau-star", type=int, default=None, help="period of a bare --perturbed PATH")
+    parser.add_argument("--trust-ratio", type=float, default=DEFAULT_TRUST_RATIO,
+                        help="a response measured at tau_m is trusted down to this fraction of tau_m (default 0.6)")
+    parser.add_argument("--target", required=True, type=float, help="threshold theta")
+    parser.add_argument("--direction", default="above", help="above (a >= theta) or below (a <= theta)")
+    parser.add_argument("--column", default="test_acc", help="observable column in the logs")
+    parser.add_argument("--format", default="auto", choices=FORMATS,
+                        help="log format (default auto: detected from the files; see fptopt.stats.logs)")
+    parser.add_argument("--per-epoch-from", default=None, metavar="steps=N",
+                        help="logs indexed by optimizer step: N steps make one epoch")
+    parser.add_argument("--horizon", type=int, default=None,
+                        help="H (default: the longest baseline run; shorter replicas are censored)")
+    parser.add_argument("--taus", default=None, help="comma-separated periods (default 1..H-1)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
+                        help="measured run at period TAU for validation (repeatable)")
+    parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
+    defaults = DesignSettings()
+    parser.add_argument("--block", type=int, default=defaults.block,
+                        help=f"replicas the next experiment adds: a new period's first run, or a block more of a "
+                             f"measured one (default {defaults.block})")
+    parser.add_argument("--max-replicas", type=int, default=defaults.max_replicas,
+                        help=f"the most replicas one period gets (default {defaults.max_replicas})")
+    parser.add_argument("--settle-replicas", type=int, default=defaults.settle_replicas,
+                        help=f"replicas the chosen period needs before the answer is settled "
+                             f"(default {defaults.settle_replicas})")
+    parser.add_argument("--tolerance", type=float, default=defaults.tolerance,
+                        help=f"relative regret the answer may carry (default {defaults.tolerance})")
+    parser.add_argument("--confidence", type=float, default=defaults.confidence,
+                        help=f"one-sided confidence that no measured period beats the answer by more than the "
+                             f"tolerance (default {defaults.confidence})")
+    parser.add_argument("--min-replicas", type=int, default=30,
+                        help="stop when the baseline or a perturbed run has fewer replicas (default 30)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+    parser.add_argument("--pdf", action="store_true", help="also write every figure as PDF (PNG only by default)")
+    return parser
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Run ``fptopt analyze``; returns 0, 2 after printing the error (nothing
+    written), or 130 when interrupted (the old ``--out`` left as it was)."""
+    try:
+        return _run_analyze(args)
+    except KeyboardInterrupt:
+        print("fptopt analyze: interrupted; nothing written", file=sys.stderr)
+        return 130
+
+
+def _run_analyze(args: argparse.Namespace) -> int:
+    try:
+        taus = _parse_taus(args.taus)
+        per_epoch = parse_per_epoch_from(args.per_epoch_from)
+        sweep_paths = dict(_parse_sweep(item, "--sweep") for item in args.sweep)
+        perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
+        paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
+            f"sweep_{tau}": path for tau, path in sweep_paths.items()}
+        def read(path):
+            return read_trajectories(path, args.column, args.format, per_epoch)[1]
+
+        baseline = read(args.baseline)
+        perturbed = {tau: read(path) for tau, path in perturbed_paths.items()}
+        sweeps = {tau: read(path) for tau, path in sweep_paths.items()}
+        named = {"--baseline " + str(args.baseline): baseline} | {
+            f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
+        _check_replica_counts(named, args.min_replicas)
+        design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
+                                settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
+                                tolerance=args.tolerance, confidence=args.confidence,
+                                trust_ratio=args.trust_ratio)
+        result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
+                         direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
+                         bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design)
+        hashes = {name: {"path": str(path), "sha256": input_hash(path)} for name, path in paths.items()}
+
+        def write(folder):
+            write_analysis(result, folder, inputs_hashes=hashes)
+            if not args.no_figures:
+                from ..pipeline.plots import analysis_figures
+
+                analysis_figures(result, baseline, perturbed[result.tau_star], args.column, folder,
+                                 ("png", "pdf") if args.pdf else ("png",))
+
+        replace_directory(args.out, write)
+    except (ValueError, OSError) as error:
+        print(f"fptopt analyze: error: {error}", file=sys.stderr)
+        return 2
+    print(f"fptopt analyze: wrote {args.out}\n  {result.headline()}\n  {result.qss.message}")
+    return 0
+
+
+def _check_replica_counts(runs: dict, minimum: int) -> None:
+    """Too few replicas give a confident-looking answer from noise (one replica
+    gives a bootstrap interval of width 0): stop, naming the input."""
+    for name, values in runs.items():
+        if values.shape[0] < minimum:
+            raise ValueError(f"{name}: {values.shape[0]} replicas, fewer than --min-replicas {minimum}: a survival "
+                             f"curve and its interval need many seeds (lower --min-replicas to go on anyway)")
+
+
+def _parse_taus(text):
+    if text is None:
+        return None
+    try:
+        return [int(item) for item in text.split(",") if item.strip()]
+    except ValueError as error:
+        raise ValueError(f"--taus must be comma-separated integers, got {text!r}") from error
+
+
+def _parse_sweep(item: str, option: str):
+    tau, sep, path = item.partition("=")
+    if not sep or not tau.strip().isdigit() or not path:
+        raise ValueError(f"{option} must look like TAU=PATH, got {item!r}")
+    return int(tau), path
+
+
+def _perturbed_paths(items: list[str], tau_star: int | None) -> dict[int, str]:
+    """``--perturbed TAU=PATH`` (repeatable) or one bare ``--perturbed PATH --tau-star N``."""
+    bare = [item for item in items if not _looks_like_tau_path(item)]
+    if bare and (len(items) > 1 or tau_star is None):
+        raise ValueError(f"--perturbed {bare[0]!r}: give the period as TAU=PATH (repeatable), or one bare "
+                         "PATH together with --tau-star N")
+    if bare:
+        return {int(tau_star): bare[0]}
+    paths = dict(_parse_sweep(item, "--perturbed") for item in items)
+    if len(paths) < len(items):
+        raise ValueError("--perturbed: each period may be given once")
+    if tau_star is not None and tau_star not in paths:
+        raise ValueError(f"--tau-star {tau_star} is not among the --perturbed periods {sorted(paths)}")
+    return paths
+
+
+def _looks_like_tau_path(item: str) -> bool:
+    tau, sep, path = item.partition("=")
+    return bool(sep) and tau.strip().isdigit() and bool(path) and not Path(item).exists()
+
+
+def main(argv=None) -> int:
+    parser = add_analyze_arguments(argparse.ArgumentParser(prog="fptopt analyze"))
+    return run_analyze(parser.parse_args(argv))
+

@@ -1,0 +1,83 @@
+"""From a config to training jobs: stages, blocks, replicas, and what a job's result depends on.
+
+Pure config logic (no torch): the rules' input functions, the analysis stages
+and the provenance checks all use it. Running a job is
+:func:`fptopt.pipeline.train_job.run_training_job`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
+# How replicas are executed, not what is computed: kept out of the hashed
+# condition (a result stays valid when only these change) and recorded in
+# each table's provenance sidecar instead.
+EXECUTION_KEYS = ("replicas_per_job", "device", "threads", "eval_batch_size", "engine", "streams", "cuda_graph",
+                  "compile")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One block of replicas of one condition."""
+
+    stage: str
+    protocol: str | None
+    tau: int | None
+    block: int
+
+    @property
+    def condition(self) -> str:
+        """The name that seeds this condition's replicas (independent across stages)."""
+        if self.stage == "train_baseline":
+            return "baseline"
+        return f"{self.stage}/{self.protocol}/tau{self.tau}"
+
+
+def exempt_replicas(config: dict) -> frozenset:
+    """Replica ids that train to the horizon even with ``training.stop_at_target``."""
+    return frozenset(range(int(config["training"]["full_horizon_replicas"])))
+
+
+def stage_replicas(config: dict, stage: str) -> int:
+    """Replicas per condition of a stage: ``training.sweep_replicas`` for the
+    validation sweep when set, ``training.replicas`` otherwise."""
+    training = config["training"]
+    if stage == "train_sweep" and training["sweep_replicas"] is not None:
+        return int(training["sweep_replicas"])
+    return int(training["replicas"])
+
+
+def n_blocks(config: dict, stage: str) -> int:
+    return math.ceil(stage_replicas(config, stage) / config["training"]["replicas_per_job"])
+
+
+def block_replicas(config: dict, block: int, stage: str) -> list[int]:
+    if not 0 <= block < n_blocks(config, stage):
+        raise ValueError(f"block: expected 0 ≤ block < {n_blocks(config, stage)} for {stage}, got {block}")
+    per_job = config["training"]["replicas_per_job"]
+    start = block * per_job
+    return list(range(start, min(start + per_job, stage_replicas(config, stage))))
+
+
+def protocol_config(config: dict, name: str) -> dict:
+    for entry in config["protocols"]:
+        if entry["name"] == name:
+            return entry
+    known = [entry["name"] for entry in config["protocols"]]
+    raise ValueError(f"protocols: no protocol named {name!r} in the config; known: {known}")
+
+
+def condition_section(config: dict, job: Job) -> dict:
+    """The part of the config a job's result depends on (hashed into provenance)."""
+    section = {key: config[key] for key in ("seed", "data", "model")}
+    section["training"] = {k: v for k, v in config["training"].items()
+                           if k not in EXECUTION_KEYS and k != "sweep_replicas"}
+    section["training"]["replicas"] = stage_replicas(config, job.stage)
+    if config["training"]["stop_at_target"]:  # the target decides where replicas stop
+        section["observable"] = {k: config["observable"][k] for k in ("column", "target", "direction")}
+    if job.protocol is not None:
+        entry = protocol_config(config, job.protocol)
+        section["protocol"] = {"kind": entry["kind"], "options": entry["options"], "tau": job.tau}
+    return section

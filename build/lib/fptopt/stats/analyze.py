@@ -1,0 +1,269 @@
+"""Baseline + one or more measured frequencies -> the best perturbation period.
+
+:func:`analyze` chains the pieces of docs/theory.md: first passages, the
+baseline Kaplan–Meier ``Ψ``, QSS detection, the response of every measured
+periodic run, the multi-frequency prediction on the whole grid of periods
+(measured values where measured, the renewal closure with the response of
+the nearest longer measured period elsewhere, :mod:`fptopt.stats.design`), the
+optimum over the whole grid with ``next_tau`` (the frequency to measure next),
+bootstrap intervals, the renewal check and optional validation against
+measured sweeps. :func:`write_analysis` saves it. The command line around
+it (options, reading the logs, figures) is :mod:`fptopt.cli.analyze`::
+
+    fptopt analyze --baseline PATH --perturbed TAU=PATH [--perturbed TAU=PATH ...] --target X
+        [--direction above|below] [--column NAME] [--horizon H] [--trust-ratio R]
+        [--taus 5,7,10,...] [--sweep TAU=PATH ...] [--bootstrap B] [--seed S]
+        --out DIR
+    fptopt analyze --baseline PATH --perturbed PATH --tau-star N ...   (one frequency)
+
+Defaults: ``H`` = the longest recorded baseline trajectory (shorter replicas
+are censored at their last epoch); ``taus`` = ``1..H−1`` plus the sweep
+periods (every period is cheap to predict).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..storage import jsonable, write_texts
+from .design import (
+    DEFAULT_TRUST_RATIO,
+    Decision,
+    DesignSettings,
+    MultiFrequencyResult,
+    decide,
+    multi_frequency,
+    renewal_check,
+)
+from .qss import QSSResult, detect_qss
+from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
+from .theory import Response, response_function
+from .validation import Comparison, compare
+
+__all__ = ["AnalysisResult", "analyze", "write_analysis"]
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything :func:`analyze` measured and predicted.
+
+    ``multi`` holds the restricted MFPT on the whole grid (measured at the
+    measured periods, predicted elsewhere, with ``source_tau``/``trusted``,
+    and the pooled responses it used); ``response`` is the τ* run's response
+    to its first perturbation (with pointwise intervals, for the figure) and
+    ``renewal`` the per-cycle check of every measured run; ``tau_star`` is the
+    first (or only) measured period given."""
+
+    horizon: int
+    tau_star: int
+    target: float
+    direction: str
+    baseline: SurvivalCurve
+    qss: QSSResult
+    response: Response
+    multi: MultiFrequencyResult
+    renewal: pd.DataFrame
+    decision: Decision
+    validation: dict[int, Comparison] = field(default_factory=dict)
+    censored_short: dict[str, int] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def outside_qss(self) -> np.ndarray:
+        t_q = self.qss.t_q
+        return self.multi.taus < t_q if t_q is not None else np.zeros(self.multi.taus.size, bool)
+
+    def prediction_table(self) -> pd.DataFrame:
+        m = self.multi
+        return pd.DataFrame({
+            "tau": m.taus, "mfpt": m.mfpt, "mfpt_low": m.mfpt_low, "mfpt_high": m.mfpt_high,
+            "predicted": m.predicted, "run_low": m.run_low, "run_high": m.run_high,
+            "measured": m.measured, "source_tau": m.source_tau,
+            "trusted": m.trusted, "extrapolated": m.extrapolated, "outside_qss": self.outside_qss,
+            "horizon": self.horizon})
+
+    def survival_table(self) -> pd.DataFrame:
+        curves = self.multi.curves
+        return pd.DataFrame({"tau": np.repeat(self.multi.taus, curves.shape[1]),
+                             "t": np.tile(np.arange(curves.shape[1]), curves.shape[0]),
+                             "sf": curves.ravel(), "measured": np.repeat(self.multi.measured, curves.shape[1])})
+
+    def validation_table(self) -> pd.DataFrame:
+        rows = [{"tau": tau, "predicted": c.predicted_mfpt, "predicted_low": c.predicted_low,
+                 "predicted_high": c.predicted_high, "measured": c.measured_mfpt,
+                 "measured_low": c.measured_low, "measured_high": c.measured_high,
+                 "rel_error": c.rel_error, "survival_gap": c.survival_gap,
+                 "in_ci": pd.NA if c.in_ci is None else c.in_ci, "horizon": c.horizon}
+                for tau, c in sorted(self.validation.items())]
+        table = pd.DataFrame(rows)
+        if not table.empty:
+            table["in_ci"] = table["in_ci"].astype("boolean")
+        return table
+
+    def summary(self) -> dict:
+        mean = self.baseline.restricted_mean(self.horizon)
+        m = self.multi
+        boot = m.n_resamples > 0
+        return {
+            "horizon": self.horizon, "tau_star": self.tau_star, "target": self.target,
+            "direction": self.direction,
+            "qss": {"found": self.qss.found, "t_q": self.qss.t_q, "hazard": self.qss.hazard,
+                    "hazard_low": self.qss.hazard_low, "hazard_high": self.qss.hazard_high,
+                    "tolerance": self.qss.tolerance, "lag": self.qss.lag, "message": self.qss.message},
+            "baseline_mfpt_restricted": mean.estimate,
+            "baseline_mfpt_low": mean.low, "baseline_mfpt_high": mean.high,
+            "baseline_sf_at_horizon": float(self.baseline.sf[self.horizon]),
+            "sum_phi": self.response.sum_phi, "phi_u_max": self.response.u_max,
+            "phi_plateau_hazard": self.response.plateau_hazard,
+            "measured_taus": m.measured_taus, "trust_ratio": m.trust_ratio,
+            "optimal_tau": m.optimal_tau, "optimal_mfpt": m.optimal_mfpt,
+            "optimal_measured": m.optimal_measured, "optimal_trusted": m.optimal_trusted,
+            "optimal_tau_low": m.optimal_tau_low if boot else None,
+            "optimal_tau_high": m.optimal_tau_high if boot else None,
+            "speedup": m.speedup, "speedup_baseline_mfpt": m.baseline_mfpt,
+            "speedup_low": m.speedup_low if boot else None,
+            "speedup_high": m.speedup_high if boot else None,
+            "next_tau": self.decision.tau,
+            "next_replicas": self.decision.replicas if self.decision.tau is not None else None,
+            "next_reason": self.decision.reason, "settled": self.decision.settled,
+            "indifferent_taus": self.decision.indifferent_taus,
+            "replicas": dict(self.replicas),
+            "renewal_consistent": bool(self.renewal["consistent"].all()) if not self.renewal.empty else None,
+            "censored_short_replicas": dict(self.censored_short),
+            "bootstrap_resamples": m.n_resamples,
+        }
+
+    def headline(self) -> str:
+        """One line for people: the answer, whether it was measured, and what to do next."""
+        m = self.multi
+        how = "measured" if m.optimal_measured else ("predicted, trusted" if m.optimal_trusted
+                                                     else "predicted, NOT trusted")
+        interval = f" [{m.speedup_low:.2f}, {m.speedup_high:.2f}]" if m.n_resamples else ""
+        d = self.decision
+        if d.tau is None:
+            advice = f"no further experiment needed ({d.reason})"
+        else:
+            advice = (f"next: train {d.replicas} more replicas at tau = {d.tau} ({d.reason}; "
+                      f"--perturbed {d.tau}=PATH with every replica of tau = {d.tau} so far)")
+        if m.speedup <= 1:
+            advice = "no period is expected to beat unperturbed training within the horizon; " + advice
+        return (f"optimal tau = {m.optimal_tau} ({how}), <T ∧ {self.horizon}> = {m.optimal_mfpt:.3g} vs "
+                f"{m.baseline_mfpt:.3g} unperturbed, speedup {m.speedup:.2f}{interval}; "
+                f"indistinguishable from the best: tau in {d.indifferent_taus}; "
+                f"measured taus {m.measured_taus}; {advice}")
+
+
+def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, direction: str = "above",
+            horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
+            seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
+            qss_options: dict | None = None, design: DesignSettings | None = None) -> AnalysisResult:
+    """Full analysis of trajectory arrays (replicas x epochs); see module doc.
+
+    ``perturbed`` is either one array measured at period ``tau_star`` or a
+    dict ``{τ_m: array}`` of periodic runs (then ``tau_star`` is the first
+    key unless given). The optimum is searched over the whole grid: measured
+    periods count with their measured MFPT, the others with their prediction
+    (flagged ``trusted`` or not, :mod:`fptopt.stats.design`). ``design``
+    (default :class:`~fptopt.stats.design.DesignSettings` with ``trust_ratio``)
+    decides the next experiment, a period and a replica count, and the
+    periods indistinguishable from the best (:func:`~fptopt.stats.design.decide`).
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if bootstrap < 0:
+        raise ValueError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
+    if not isinstance(perturbed, dict):
+        if tau_star is None:
+            raise ValueError("tau_star is required when perturbed is a single run")
+        perturbed = {int(tau_star): perturbed}
+    if not perturbed:
+        raise ValueError("perturbed must hold at least one run")
+    perturbed = {int(tau): np.asarray(values, dtype=float) for tau, values in perturbed.items()}
+    tau_star = int(next(iter(perturbed))) if tau_star is None else int(tau_star)
+    if tau_star not in perturbed:
+        raise ValueError(f"tau_star = {tau_star} is not among the measured periods {sorted(perturbed)}")
+    baseline = np.asarray(baseline, dtype=float)
+    base_fp = first_passage(baseline, target, direction)
+    horizon = base_fp.horizon if horizon is None else int(horizon)
+    if not 1 <= horizon <= base_fp.horizon:
+        raise ValueError(f"horizon must be in 1..{base_fp.horizon} (baseline epochs), got {horizon}")
+    for tau in perturbed:
+        if not 1 <= tau < horizon:
+            raise ValueError(f"perturbed period tau = {tau} must be in 1..{horizon - 1}: below the "
+                             f"horizon H = {horizon}")
+    base_fp = base_fp.restrict(horizon)
+    if not base_fp.observed.any():
+        raise ValueError(f"target {target} ({direction}) is never reached by any of the "
+                         f"{base_fp.n_replicas} baseline replicas within {horizon} epochs")
+    if np.all(base_fp.observed & (base_fp.times == 1)):
+        raise ValueError(f"every one of the {base_fp.n_replicas} baseline replicas meets the target {target} "
+                         f"({direction}) at the first epoch: nothing to speed up. Is the target right, and "
+                         f"is the direction? (a loss or an error needs --direction below)")
+    runs = {}
+    for tau, values in perturbed.items():
+        fp = first_passage(values, target, direction)
+        if fp.horizon < horizon:
+            raise ValueError(f"the perturbed run at tau = {tau} has {fp.horizon} epochs, fewer than the "
+                             f"horizon {horizon}; pass --horizon {fp.horizon} or a longer run")
+        runs[tau] = fp.restrict(horizon)
+    sweeps = {} if sweeps is None else {int(k): v for k, v in sweeps.items()}
+    taus = _tau_grid(taus, horizon, sweeps)
+    censored_short = {"baseline": int(np.count_nonzero(base_fp.last_epoch < horizon))}
+    censored_short |= {f"tau{tau}": int(np.count_nonzero(fp.last_epoch < horizon)) for tau, fp in runs.items()}
+    qss = detect_qss(baseline[:, :horizon], base_fp, **(qss_options or {}))
+    curve = kaplan_meier(base_fp, horizon, confidence_level)
+    response = response_function(runs[tau_star], tau_star, confidence_level)
+    multi = multi_frequency(base_fp, runs, taus, horizon, trust_ratio, bootstrap, confidence_level, seed)
+    renewal = pd.concat([renewal_check(fp, tau, horizon, confidence_level) for tau, fp in sorted(runs.items())],
+                        ignore_index=True)
+    validation = {}
+    for tau, trajectories in sorted(sweeps.items()):
+        index = int(np.flatnonzero(multi.taus == tau)[0])
+        measured = first_passage(trajectories, target, direction)
+        if measured.horizon < horizon:
+            raise ValueError(f"sweep tau={tau} has {measured.horizon} epochs, fewer than the "
+                             f"horizon {horizon}")
+        validation[tau] = compare(multi.curves[index], multi.predicted[index], multi.mfpt_low[index],
+                                  multi.mfpt_high[index], measured, horizon, confidence_level)
+    design = DesignSettings(trust_ratio=trust_ratio) if design is None else design
+    replicas = {"baseline": base_fp.n_replicas} | {f"tau{tau}": fp.n_replicas for tau, fp in sorted(runs.items())}
+    return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
+                          baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
+                          decision=decide(multi, runs, design), validation=validation,
+                          censored_short=censored_short, replicas=replicas)
+
+
+def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
+    grid = np.arange(1, horizon) if taus is None else np.asarray(list(taus), dtype=int)
+    grid = np.union1d(grid, np.fromiter(sweeps, dtype=int, count=len(sweeps)))
+    if grid.size == 0 or grid.min() < 1 or grid.max() >= horizon:
+        raise ValueError(f"taus (and sweep periods) must lie in 1..{horizon - 1} (below the "
+                         f"horizon), got {grid.tolist()[:10]}")
+    return grid
+
+
+def write_analysis(result: AnalysisResult, out_dir=None, *, inputs_hashes: dict | None = None,
+                   extra_summary: dict | None = None, destinations: dict | None = None) -> list[Path]:
+    """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json`` and
+    (with sweeps) ``validation.csv`` into ``out_dir``, or each to the path
+    ``destinations[name]`` gives (the pipeline's explicit outputs). Every file
+    is rendered in memory first, then all are written together
+    (:func:`fptopt.storage.write_texts`)."""
+    summary = result.summary() | dict(extra_summary or {}) | {"inputs": dict(inputs_hashes or {}),
+                                                              "fptopt_version": __version__}
+    contents = {"prediction.csv": result.prediction_table().to_csv(index=False),
+                "prediction_survival.csv": result.survival_table().to_csv(index=False),
+                "summary.json": json.dumps(jsonable(summary), indent=2) + "\n"}
+    if result.validation:
+        contents["validation.csv"] = result.validation_table().to_csv(index=False)
+    if destinations is None:
+        if out_dir is None:
+            raise ValueError("write_analysis needs out_dir or destinations")
+        destinations = {name: Path(out_dir) / name for name in contents}
+    return write_texts({Path(destinations[name]): text for name, text in contents.items() if name in destinations})
