@@ -364,7 +364,8 @@ def logs_dir(tmp_path, files: dict):
      "val_accuracy", r"v0/metrics.csv: no column 'val_accuracy'; closest of the 8 columns found: "
                      r"\['val_acc', 'train_acc', 'val_loss', 'lr-SGD', 'grad_norm'\]$"),
     ({"s0.csv": "epoch,acc\n1,0.5\n", "s0.log": "epoch,acc\n0,0.5\n"}, "acc",
-     r"logs: holds logs of several formats \['keras', 'csv_dir'\]; choose one with --format"),
+     r"logs: holds logs of several formats: keras \(s0.log\); csv_dir \(s0.csv\); pass --format with one of "
+     r"\['keras', 'csv_dir'\] to read only those files"),
     ({"notes.txt": "hello"}, "acc", r"logs: directory holds no CSV files \(one per replica\) nor other"),
 ])
 def test_bad_logs(tmp_path, files, column, match):
@@ -465,3 +466,66 @@ def test_read_runs_docstring_example():
     import fptopt.stats.logs
 
     assert doctest.testmod(fptopt.stats.logs, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+def test_the_format_advice_works_and_reads_only_that_formats_files(tmp_path):
+    """A stray summary.csv beside Keras logs: the error names both kinds, and --format keras then
+    reads the *.log files only."""
+    folder = logs_dir(tmp_path, {"seed0.log": "epoch,val_accuracy\n0,0.5\n1,0.7\n",
+                                 "seed1.log": "epoch,val_accuracy\n0,0.4\n1,0.6\n",
+                                 "summary.csv": "seed,best\n0,0.7\n1,0.6\n"})
+    with pytest.raises(ValueError, match=r"summary.csv.*pass --format with one of"):
+        read_trajectories(folder, "val_accuracy")
+    ids, values = read_trajectories(folder, "val_accuracy", format="keras")
+    assert ids == ["seed0", "seed1"] and values.tolist() == [[0.5, 0.7], [0.4, 0.6]]
+
+
+def test_keras_logs_kept_one_folder_per_run_are_found(tmp_path):
+    folder = logs_dir(tmp_path, {f"seed{i}/training.log": f"epoch,val_accuracy\n0,0.{i}\n1,0.{i + 5}\n"
+                                 for i in (1, 2, 10)})
+    ids, values = read_trajectories(folder, "val_accuracy")
+    assert ids == ["seed1", "seed2", "seed10"] and values[:, 1].tolist() == [0.6, 0.7, 0.15]
+
+
+def test_a_huggingface_checkpoint_folder_or_its_state_file_is_read_as_its_run(tmp_path):
+    folder, column, _ = write_huggingface(tmp_path, np.array([[0.5, 0.6, 0.7, 0.8]]))
+    whole = read_trajectories(folder / "run_0", column)[1]
+    latest = sorted((folder / "run_0").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+    for path in (latest, latest / "trainer_state.json"):
+        ids, values = read_trajectories(path, column)
+        assert ids == ["run_0"] and np.array_equal(values, whole, equal_nan=True)
+
+
+def hf_state_with_evaluations_within_epochs(tmp_path):
+    """Three evaluations per epoch of 120 steps (eval_steps=40), the middle one of epoch 2 the best."""
+    values = {40: 0.2, 80: 0.3, 120: 0.4, 160: 0.5, 200: 0.9, 240: 0.6, 280: 0.65, 320: 0.7, 360: 0.75}
+    history = [{"epoch": round(step / 120, 4), "eval_accuracy": value, "step": step} for step, value in values.items()]
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"global_step": 360, "log_history": history}))
+    return path
+
+
+def test_evaluations_within_epochs_are_reported_and_can_count(tmp_path):
+    path = hf_state_with_evaluations_within_epochs(tmp_path)
+    tidy = read_runs(path, "eval_accuracy")
+    assert tidy["eval_accuracy"].tolist() == [0.4, 0.6, 0.75]  # the end-of-epoch evaluations
+    assert tidy.attrs["notes"] == [f"{path}: 6 evaluation(s) of 'eval_accuracy' fall between epochs and are not "
+                                   f"used: a replica passes at the end-of-epoch evaluation (--any-evaluation counts "
+                                   f"a pass at any evaluation, at the epoch it falls in)"]
+    best = read_runs(path, "eval_accuracy", within_epoch="max")
+    assert best["eval_accuracy"].tolist() == [0.4, 0.9, 0.75] and best.attrs["notes"] == []
+    with pytest.raises(ValueError, match="is for Hugging Face logs"):
+        read_runs(logs_dir(tmp_path, {"s0.log": "epoch,acc\n0,0.5\n"}), "acc", within_epoch="max")
+
+
+@pytest.mark.parametrize("files, column, wrong, right", [
+    (None, "eval_accuracy", 15, 120),  # Hugging Face: an N that is the evaluation interval, not an epoch
+    ({"v0/metrics.csv": "epoch,step,val_acc\n0,44,0.5\n1,89,0.6\n2,134,0.7\n3,179,0.8\n"}, "val_acc", 50, 45),
+])
+def test_a_per_epoch_steps_that_disagrees_with_the_logs_epochs_is_refused(tmp_path, files, column, wrong, right):
+    path = hf_state_with_evaluations_within_epochs(tmp_path) if files is None else logs_dir(tmp_path, files)
+    with pytest.raises(ValueError, match=rf"--per-epoch-from steps={wrong} disagrees with the log's own epoch "
+                                         rf"field, which puts {right} steps in an epoch; pass --per-epoch-from "
+                                         rf"steps={right}"):
+        read_runs(path, column, per_epoch_steps=wrong)
+    assert read_runs(path, column, per_epoch_steps=right)["epoch"].tolist() == [1, 2, 3] + ([4] if files else [])

@@ -39,6 +39,9 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="log format (default auto: detected from the files; see fptopt.stats.logs)")
     parser.add_argument("--per-epoch-from", default=None, metavar="steps=N",
                         help="logs indexed by optimizer step: N steps make one epoch")
+    parser.add_argument("--any-evaluation", action="store_true",
+                        help="Hugging Face logs evaluated within epochs: a replica passes at the first evaluation "
+                             "that meets the target (at the epoch it falls in), not only at an epoch's end")
     parser.add_argument("--horizon", type=int, default=None,
                         help="H (default: the longest baseline run; shorter replicas are censored)")
     parser.add_argument("--taus", default=None, help="comma-separated periods (default 1..H-1)")
@@ -88,11 +91,16 @@ def _run_analyze(args: argparse.Namespace) -> int:
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
         read_as: dict[str, dict] = {}
+        # A pass at any evaluation: the best evaluation of each epoch (the highest for "above").
+        within_epoch = ("max" if args.direction == "above" else "min") if args.any_evaluation else "last"
 
         def read(name, item):
             path, column = _split_column(item, args.column)
             form = detect_format(path) if args.format == "auto" else args.format
-            values = read_trajectories(path, column, form, per_epoch)[1]
+            notes: list[str] = []
+            values = read_trajectories(path, column, form, per_epoch, within_epoch=within_epoch, notes=notes)[1]
+            for note in notes:
+                print(f"fptopt analyze: note: {note}", file=sys.stderr)
             read_as[name] = {"format": form, "column": column, "replicas": int(values.shape[0]),
                              "epochs": int(values.shape[1])}
             return values

@@ -101,12 +101,16 @@ class _Log:
     runs: list[_Run]
     base: int | None  # 0 or 1: how the format counts epochs; None: 0 if the smallest epoch is 0
     hint: str = ""    # appended to "starts late" and gap errors
+    notes: tuple[str, ...] = ()  # what a user should know about how the log was read (read_runs' attrs)
+
+
+WITHIN_EPOCH = ("last", "max", "min")
 
 
 # ---------------------------------------------------------------- public API
 
 def read_runs(path, column: str, format: str = "auto",
-              per_epoch_steps: int | None = None) -> pd.DataFrame:
+              per_epoch_steps: int | None = None, *, within_epoch: str = "last") -> pd.DataFrame:
     r"""Tidy table of one observable over the runs of a training log.
 
     Parameters
@@ -123,6 +127,15 @@ def read_runs(path, column: str, format: str = "auto",
         Optimizer steps per epoch, for logs indexed by step only (or to bin a
         step-indexed log into epochs): the row at step ``s`` belongs to epoch
         ``ceil(s / per_epoch_steps)``, the last row of each epoch is kept.
+        Where the log has an epoch field of its own (Hugging Face entries,
+        Lightning's ``epoch`` column or TensorBoard tag), ``per_epoch_steps``
+        must agree with it (within 1 %): a wrong N is refused, naming both.
+    within_epoch : {"last", "max", "min"}
+        Hugging Face logs evaluated within epochs: ``"last"`` (default) keeps
+        the evaluation at the epoch's end (the others are reported in the
+        returned frame's ``attrs["notes"]``); ``"max"``/``"min"`` keep the best
+        evaluation of each epoch (epoch ``k`` holds evaluations in ``(k−1, k]``),
+        so a pass at any evaluation counts, at the epoch it falls in.
 
     Returns
     -------
@@ -167,9 +180,17 @@ def read_runs(path, column: str, format: str = "auto",
                                         or per_epoch_steps < 1):
         raise ValueError(f"per_epoch_steps (--per-epoch-from steps=N) must be a positive integer, "
                          f"got {per_epoch_steps!r}")
+    if within_epoch not in WITHIN_EPOCH:
+        raise ValueError(f"within_epoch must be one of {WITHIN_EPOCH}, got {within_epoch!r}")
     if format == "auto":
         format = _detect(path)
-    log = _READERS[format](path, column, per_epoch_steps)
+    if within_epoch != "last" and format != "huggingface":
+        raise ValueError(f"{path}: counting a pass at any evaluation within an epoch (within_epoch="
+                         f"{within_epoch!r}, --any-evaluation) is for Hugging Face logs, which record the "
+                         f"epoch of every evaluation; this log reads as {format!r}")
+    reader = _READERS[format]
+    log = (reader(path, column, per_epoch_steps, within_epoch) if format == "huggingface"
+           else reader(path, column, per_epoch_steps))
     for run in log.runs:
         if run.value.size and np.isnan(run.value).all():
             raise ValueError(f"{run.source}: every value of {column!r} is NaN for replica {run.replica!r}")
@@ -178,18 +199,22 @@ def read_runs(path, column: str, format: str = "auto",
     tidy["replica"] = pd.Categorical(tidy["replica"], categories=order, ordered=True)
     tidy = tidy.sort_values(["replica", "epoch"], kind="stable").reset_index(drop=True)
     tidy["replica"] = tidy["replica"].astype(str)
+    tidy.attrs["notes"] = list(log.notes)
     return tidy
 
 
 def read_trajectories(path, column: str = "test_acc", format: str = "auto",
-                      per_epoch_steps: int | None = None) -> tuple[list[str], np.ndarray]:
+                      per_epoch_steps: int | None = None, *, within_epoch: str = "last",
+                      notes: list | None = None) -> tuple[list[str], np.ndarray]:
     """``(replica_ids, trajectories)``: :func:`read_runs` as an array.
 
     Row ``i`` is replica ``replica_ids[i]`` (natural order), column ``j`` epoch
     ``j + 1``; NaN where a replica has no such epoch (shorter replicas are
-    padded, not cut).
+    padded, not cut). ``notes``, when given, receives :func:`read_runs`' notes.
     """
-    tidy = read_runs(path, column, format, per_epoch_steps)
+    tidy = read_runs(path, column, format, per_epoch_steps, within_epoch=within_epoch)
+    if notes is not None:  # ``notes`` collects what read_runs reports (attrs["notes"])
+        notes.extend(tidy.attrs["notes"])
     ids = list(pd.unique(tidy["replica"]))
     return ids, _array(tidy, ids, column)
 
@@ -327,9 +352,10 @@ def _last_per_epoch(epochs: np.ndarray, values: np.ndarray):
 
 
 def _replica_name(folder: Path, root: Path) -> str:
-    """A run folder's id: its path below ``root``, or its own name when it is ``root``."""
-    if folder == root:
-        return root.resolve().name
+    """A run folder's id: its path below ``root``, or its own name when it is ``root`` or
+    holds it (``root`` a checkpoint folder of the run, or a file in one)."""
+    if folder == root or root.resolve().is_relative_to(folder.resolve()):
+        return folder.resolve().name
     return folder.relative_to(root).as_posix()
 
 
@@ -422,6 +448,8 @@ def _per_replica_csv(path: Path, column: str, steps: int | None, base, absent, k
     if kind == "rows":
         epochs = rows
     elif kind == "steps":
+        if "epoch" in frame.columns:
+            _check_steps_per_epoch(epochs, _numbers(frame["epoch"], path, "epoch"), steps, path)
         epochs, values = _bin_steps(epochs, values, steps, str(path))
     elif keep_last:
         epochs, values = _last_per_epoch(epochs, values)
@@ -439,10 +467,30 @@ def _read_csv_dir(path: Path, column: str, steps: int | None) -> _Log:
 
 
 def _read_keras(path: Path, column: str, steps: int | None) -> _Log:
-    files = [path] if path.is_file() else _files(path, (".log", ".csv"),
-                                                 "Keras CSVLogger files (*.log, *.csv)")
-    runs = [_per_replica_csv(file, column, steps, 0, ("", "NA"), False) for file in files]
+    runs = [_Run(name, run.source, run.epoch, run.value)
+            for name, file in _keras_files(path).items()
+            for run in [_per_replica_csv(file, column, steps, 0, ("", "NA"), False)]]
     return _Log(runs, 1 if steps else 0)
+
+
+def _keras_files(path: Path) -> dict[str, Path]:
+    """Keras ``CSVLogger`` files by replica: ``*.log`` directly in ``path`` (``*.csv`` when there
+    is no ``*.log``; file stem), else one folder per run holding its ``*.log`` (folder name, or
+    ``folder/stem`` when a folder holds several)."""
+    if path.is_file():
+        return {path.stem: path}
+    direct = _files(path, (".log",)) or _files(path, (".csv",))
+    if direct:
+        return {file.stem: file for file in direct}
+    nested = {}
+    for folder in sorted((d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                         key=lambda d: _natural_key(d.name)):
+        logs = _files(folder, (".log",))
+        nested |= {folder.name if len(logs) == 1 else f"{folder.name}/{file.stem}": file for file in logs}
+    if not nested:
+        raise ValueError(f"{path}: directory holds no Keras CSVLogger files (*.log or *.csv, directly or one "
+                         f"folder per run)")
+    return nested
 
 
 def _read_lightning(path: Path, column: str, steps: int | None) -> _Log:
@@ -509,7 +557,7 @@ def _long_runs(frame: pd.DataFrame, column: str, source: str) -> _Log:
     return _Log(runs, 1)
 
 
-def _read_huggingface(path: Path, column: str, steps: int | None) -> _Log:
+def _read_huggingface(path: Path, column: str, steps: int | None, within_epoch: str = "last") -> _Log:
     files = [path] if path.is_file() else sorted(path.rglob("trainer_state.json"))
     if not files:
         raise ValueError(f"{path}: no trainer_state.json below this folder (Hugging Face Trainer)")
@@ -522,16 +570,40 @@ def _read_huggingface(path: Path, column: str, steps: int | None) -> _Log:
         rank = (step if isinstance(step, (int, float)) else -1, len(state["log_history"]))
         if run not in latest or rank > latest[run][0]:
             latest[run] = (rank, file, state["log_history"])
-    runs = [_hf_run(_replica_name(run, root), file, history, column, steps)
+    runs = [_hf_run(_replica_name(run, root), file, history, column, steps, within_epoch)
             for run, (_, file, history) in latest.items()]
     between = steps is None and any(_between_epochs(history, column) for _, _, history in latest.values())
-    return _Log(runs, 1, HF_STEPS_HINT if between else "")
+    notes = ()
+    if between and within_epoch == "last":
+        count = sum(_between_count(history, column) for _, _, history in latest.values())
+        notes = (f"{path}: {count} evaluation(s) of {column!r} fall between epochs and are not used: a replica "
+                 f"passes at the end-of-epoch evaluation (--any-evaluation counts a pass at any evaluation, "
+                 f"at the epoch it falls in)",)
+    return _Log(runs, 1, HF_STEPS_HINT if between and within_epoch == "last" else "", notes)
 
 
 def _between_epochs(history: list, column: str) -> bool:
+    return _between_count(history, column) > 0
+
+
+def _between_count(history: list, column: str) -> int:
     epochs = [entry.get("epoch") for entry in history if isinstance(entry, dict) and column in entry]
-    return any(isinstance(epoch, (int, float)) and abs(epoch - round(epoch)) > HF_EPOCH_TOLERANCE + 1e-9
+    return sum(isinstance(epoch, (int, float)) and abs(epoch - round(epoch)) > HF_EPOCH_TOLERANCE + 1e-9
                for epoch in epochs)
+
+
+def _check_steps_per_epoch(steps: np.ndarray, epochs: np.ndarray, per_epoch: int, source) -> None:
+    """Refuse a ``--per-epoch-from steps=N`` that disagrees with the log's own epoch field:
+    the slope of step against epoch is the number of steps in an epoch."""
+    keep = np.isfinite(steps) & np.isfinite(epochs)
+    steps, epochs = steps[keep], epochs[keep]
+    if np.unique(epochs).size < 2:
+        return
+    implied = float(np.polyfit(epochs, steps, 1)[0])
+    if abs(implied - per_epoch) > max(0.5, 0.01 * per_epoch):
+        raise ValueError(f"{source}: --per-epoch-from steps={per_epoch} disagrees with the log's own epoch field, "
+                         f"which puts {implied:.4g} steps in an epoch; pass --per-epoch-from steps="
+                         f"{max(1, round(implied))}, or leave it out (this log records its epochs)")
 
 
 def _json(file: Path) -> dict:
@@ -544,7 +616,8 @@ def _json(file: Path) -> dict:
     return state
 
 
-def _hf_run(replica: str, file: Path, history: list, column: str, steps: int | None) -> _Run:
+def _hf_run(replica: str, file: Path, history: list, column: str, steps: int | None,
+            within_epoch: str = "last") -> _Run:
     entries = [entry for entry in history if isinstance(entry, dict) and column in entry]
     if not entries:
         names = sorted({key for entry in history if isinstance(entry, dict) for key in entry}
@@ -559,7 +632,14 @@ def _hf_run(replica: str, file: Path, history: list, column: str, steps: int | N
     except (TypeError, ValueError) as error:
         raise ValueError(f"{file}: {key!r} or {column!r} has a non-numeric value ({error})") from error
     if steps is not None:
+        if all("epoch" in entry for entry in entries):
+            _check_steps_per_epoch(position, np.array([float(entry["epoch"]) for entry in entries]), steps, file)
         return _Run(replica, str(file), *_bin_steps(position, values, steps, str(file)))
+    if within_epoch != "last":
+        table = pd.DataFrame({"epoch": np.ceil(position - HF_EPOCH_TOLERANCE - 1e-9), "value": values})
+        table = table[table["epoch"] >= 1]
+        best = table.groupby("epoch")["value"].agg(within_epoch)  # NaN where an epoch has only NaN
+        return _Run(replica, str(file), best.index.to_numpy(dtype=float), best.to_numpy(dtype=float))
     nearest = np.round(position)
     distance = np.abs(position - nearest)
     at_epoch = (distance <= HF_EPOCH_TOLERANCE + 1e-9) & (nearest >= 1)
@@ -638,6 +718,11 @@ def _read_tensorboard(path: Path, column: str, steps: int | None) -> _Log:
         position = np.array([step for step, _ in events], dtype=float)
         values = np.array([value for _, value in events], dtype=float)
         if steps is not None:
+            if "epoch" in tags.get(event_accumulator.SCALARS, []):
+                epoch_at = {event.step: event.value for event in accumulator.Scalars("epoch")}
+                paired = [(step, epoch_at[step]) for step in position if step in epoch_at]
+                if paired:
+                    _check_steps_per_epoch(*map(np.array, zip(*paired, strict=True)), steps, source)
             position, values = _bin_steps(position, values, steps, str(source))
         replica = source.parent.resolve().name if source.is_file() else _replica_name(source, root)
         runs.append(_Run(replica, str(source), position, values))
@@ -699,15 +784,27 @@ def _detect_directory(path: Path) -> str:
         found.append("huggingface")
     if any(path.rglob("metrics.csv")):
         found.append("lightning")
-    if _files(path, (".log",)):
+    examples = {}
+    if _files(path, (".log",)) or (not found and _nested_keras(path)):
         found.append("keras")
-    if any(p.name != "metrics.csv" for p in _files(path, (".csv",))):
+        examples["keras"] = [p.name for p in _files(path, (".log",))] or [
+            f"{d.name}/{f.name}" for d in _nested_keras(path) for f in _files(d, (".log",))]
+    csvs = [p.name for p in _files(path, (".csv",)) if p.name != "metrics.csv"]
+    if csvs:
         found.append("csv_dir")
+        examples["csv_dir"] = csvs
     if not found:
         raise ValueError(f"{path}: directory holds no CSV files (one per replica) nor other training "
                          f"logs (metrics.csv, *.log, trainer_state.json, {EVENTS_GLOB})")
     if len(found) > 1:
-        raise ValueError(f"{path}: holds logs of several formats {found}; choose one with "
-                         f"--format (format=...)")
+        described = "; ".join(f"{name} ({', '.join(examples[name][:3])}{', …' if len(examples[name]) > 3 else ''})"
+                              if name in examples else name for name in found)
+        raise ValueError(f"{path}: holds logs of several formats: {described}; pass --format with one of "
+                         f"{found} to read only those files (format=... in Python), or move the others aside")
     return found[0]
+
+
+def _nested_keras(path: Path) -> list[Path]:
+    """Subfolders holding Keras ``*.log`` files (one folder per run)."""
+    return [d for d in sorted(path.iterdir()) if d.is_dir() and not d.name.startswith(".") and _files(d, (".log",))]
 
