@@ -398,3 +398,41 @@ def test_cli_warns_when_a_lowered_min_replicas_lets_few_replicas_through(runs, t
     err = capsys.readouterr().err
     assert code == 0, err
     assert "warning: --baseline" in err and "only 20 replicas (--min-replicas 5 let it through; the default is 30)" in err
+
+
+def write_keras_logs(directory, runs, column="val_accuracy"):
+    directory.mkdir(parents=True, exist_ok=True)
+    for index, run in enumerate(runs):
+        run = run[np.isfinite(run)]
+        pd.DataFrame({"epoch": np.arange(run.size), column: run}).to_csv(directory / f"seed{index}.log", index=False)
+
+
+def test_a_study_folder_replaces_the_inputs_with_a_format_and_column_per_folder(runs, log_dirs, tmp_path, capsys):
+    study = tmp_path / "study"
+    write_replica_csvs(study / "baseline", runs["baseline"][:200])
+    write_keras_logs(study / f"tau={TAU_STAR}", runs["perturbed"][:200])
+    (study / "columns.yaml").write_text(f"tau={TAU_STAR}: val_accuracy\n")
+    out = tmp_path / "from_study"
+    code = cli(["--study", str(study), "--target", str(TARGET), "--out", str(out), "--no-figures", "--taus", "4,8"])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == 0, err
+    assert "next experiment: train" in captured.out or "no further experiment" in captured.out
+    assert f"as keras (val_accuracy): 200 replicas x {HORIZON} epochs" in err and "as csv_dir (test_acc)" in err
+    reference = tmp_path / "from_flags"
+    assert cli(base_arguments(log_dirs, reference) + ["--no-figures", "--taus", "4,8"]) == 0
+    # the same first passages (the Keras folder holds the same values as the CSV one): the same answer
+    assert (out / "prediction.csv").read_bytes() == (reference / "prediction.csv").read_bytes()
+
+
+@pytest.mark.parametrize("layout, extra, match", [
+    ({"baseline": True, "tau=12": True, "notes": True}, [], r"\['notes'\] is neither baseline/, tau=N/ nor columns"),
+    ({"tau=12": True}, [], "needs baseline/ and at least one tau=N/ folder"),
+    ({"baseline": True, "tau=12": True}, ["--baseline", "x"], "--study DIR replaces --baseline and --perturbed"),
+])
+def test_study_folder_errors(runs, tmp_path, capsys, layout, extra, match):
+    study = tmp_path / "study"
+    for name in layout:
+        write_replica_csvs(study / name, runs["baseline"][:40])
+    code = cli(["--study", str(study), "--target", str(TARGET), "--out", str(tmp_path / "out"), *extra])
+    assert code == 2 and re.search(match, capsys.readouterr().err)

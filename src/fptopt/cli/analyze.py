@@ -9,6 +9,7 @@ or file and exits 2 (argparse's convention, used by every ``fptopt`` command).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,8 +25,12 @@ DEFAULT_MIN_REPLICAS = 30  # below it a survival curve's interval is mostly nois
 
 def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Options of ``fptopt analyze``."""
-    parser.add_argument("--baseline", required=True, help="unperturbed logs: CSV directory or long table")
-    parser.add_argument("--perturbed", required=True, action="append", metavar="TAU=PATH",
+    parser.add_argument("--study", default=None, metavar="DIR",
+                        help="one folder per study: DIR/baseline/ and DIR/tau=N/ per measured period (any supported "
+                             "format each; DIR/columns.yaml may name a column per folder); replaces --baseline "
+                             "and --perturbed")
+    parser.add_argument("--baseline", default=None, help="unperturbed logs (any supported format)")
+    parser.add_argument("--perturbed", default=[], action="append", metavar="TAU=PATH",
                         help="logs of a periodic run at period TAU (repeatable: one per measured frequency); "
                              "a bare PATH needs --tau-star")
     parser.add_argument("--tau-star", type=int, default=None, help="period of a bare --perturbed PATH")
@@ -87,7 +92,14 @@ def _run_analyze(args: argparse.Namespace) -> int:
         taus = _parse_taus(args.taus)
         per_epoch = parse_per_epoch_from(args.per_epoch_from)
         sweep_paths = dict(_parse_sweep(item, "--sweep") for item in args.sweep)
-        perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
+        if args.study is not None:
+            if args.baseline is not None or args.perturbed:
+                raise ValueError("--study DIR replaces --baseline and --perturbed: give one or the other")
+            args.baseline, perturbed_paths = study_inputs(args.study)
+        elif args.baseline is None or not args.perturbed:
+            raise ValueError("give --study DIR, or --baseline PATH and at least one --perturbed TAU=PATH")
+        else:
+            perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
         paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
             f"sweep_{tau}": path for tau, path in sweep_paths.items()}
         read_as: dict[str, dict] = {}
@@ -138,6 +150,13 @@ def _run_analyze(args: argparse.Namespace) -> int:
         print(f"fptopt analyze: error: {error}", file=sys.stderr)
         return 2
     print(f"fptopt analyze: wrote {args.out}\n  {result.headline()}\n  {result.qss.message}")
+    decision = result.decision
+    if decision.tau is not None:
+        where = (f"into {Path(args.study) / f'tau={decision.tau}'}/ (beside the replicas already there)"
+                 if args.study else f"and add it as --perturbed {decision.tau}=PATH")
+        print(f"  next experiment: train {decision.replicas} more replicas at tau = {decision.tau} {where}, e.g. with "
+              f"PerturbationCallback(\"<protocol>\", tau={decision.tau}) (fptopt.callbacks), then run the same "
+              f"fptopt analyze again")
     return 0
 
 
@@ -201,6 +220,52 @@ def _perturbed_paths(items: list[str], tau_star: int | None) -> dict[int, str]:
     if tau_star is not None and tau_star not in paths:
         raise ValueError(f"--tau-star {tau_star} is not among the --perturbed periods {sorted(paths)}")
     return paths
+
+
+STUDY_FOLDER = re.compile(r"tau=?(\d+)")
+
+
+def study_inputs(folder) -> tuple[str, dict[int, str]]:
+    """``(baseline, {τ: path})`` of a study folder: ``baseline/`` and one ``tau=N/`` (or ``tauN/``)
+    per measured period; ``columns.yaml`` (``{folder name: column}``) gives a folder its own column
+    (``PATH::COLUMN``). Any other entry is an error, so nothing is left out unnoticed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"--study {folder}: not a directory")
+    columns_file = folder / "columns.yaml"
+    columns = {}
+    if columns_file.exists():
+        import yaml
+
+        columns = yaml.safe_load(columns_file.read_text()) or {}
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            raise ValueError(f"{columns_file}: expected a mapping of folder name to column, e.g. "
+                             f"{{baseline: val_accuracy, 'tau=15': val_acc}}")
+
+    def item(entry: Path) -> str:
+        return f"{entry}::{columns[entry.name]}" if entry.name in columns else str(entry)
+
+    baseline, perturbed, unknown = None, {}, []
+    for entry in sorted(folder.iterdir()):
+        match = STUDY_FOLDER.fullmatch(entry.name)
+        if entry.name == "baseline":
+            baseline = item(entry)
+        elif match and entry.is_dir():
+            tau = int(match.group(1))
+            if tau in perturbed:
+                raise ValueError(f"--study {folder}: two folders for tau = {tau}")
+            perturbed[tau] = item(entry)
+        elif entry.name != "columns.yaml" and not entry.name.startswith("."):
+            unknown.append(entry.name)
+    if unknown:
+        raise ValueError(f"--study {folder}: {unknown} is neither baseline/, tau=N/ nor columns.yaml")
+    stray = sorted(set(columns) - {"baseline", *(Path(p.split('::')[0]).name for p in perturbed.values())})
+    if stray:
+        raise ValueError(f"{columns_file}: no folder {stray} in the study")
+    if baseline is None or not perturbed:
+        raise ValueError(f"--study {folder}: needs baseline/ and at least one tau=N/ folder, found "
+                         f"{sorted(p.name for p in folder.iterdir())}")
+    return baseline, dict(sorted(perturbed.items()))
 
 
 def _looks_like_tau_path(item: str) -> bool:
