@@ -45,4 +45,4 @@ wheel-check: env  ## build the wheel, install its base requirements in a fresh v
 
 clean:
 	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
-	rm -rf logs checkpoints .snakemake
+	rm -rf logs checkpoints benchmarks .snakemake

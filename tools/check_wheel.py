@@ -79,6 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="fptopt-wheel-"))
+    stale_build = not (ROOT / "build").exists()  # setuptools builds in ROOT/build: leave no copy of the sources
     try:
         run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", folder / "dist",
             ROOT)
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
         print("check_wheel: the wheel's base install runs check-config and analyze outside the checkout, no torch")
         return 0
     finally:
+        if stale_build:
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
         if args.keep:
             print(f"kept {folder}")
         else:

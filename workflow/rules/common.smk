@@ -60,9 +60,10 @@ def design_plan(protocol, rounds):
         path = checkpoints.design_round.get(
             protocol=protocol, round=round_index
         ).output[0]
-        if not Path(
-            path
-        ).exists():  # existed when the DAG was built, but is being remade (--forcerun)
+        # Existed when the DAG was built but is being remade (--forcerun): .get() does not
+        # raise for it (snakemake/snakemake#3879, #3283), so raise what it would have, the
+        # workaround those threads give; without it the round reads a missing file.
+        if not Path(path).exists():
             raise IncompleteCheckpointException(
                 checkpoints.design_round.rule, checkpoint_target(path)
             )

@@ -34,3 +34,17 @@ class PerturbationSchedule:
         """True right after epoch ``completed_epochs`` (1-based) when it is a multiple of τ, once."""
         return (completed_epochs > 0 and completed_epochs % self.tau == 0
                 and completed_epochs not in self.perturbed_after)
+
+
+class ScheduledPerturbation:
+    """What every callback shares: its :class:`PerturbationSchedule` (``self.schedule``) and
+    ``perturbed_after``. Mixed in before the library's callback class, whose ``__init__``
+    takes no arguments."""
+
+    def __init__(self, protocol: str, tau: int, *, seed: int = 0, options: dict | None = None):
+        self.schedule = PerturbationSchedule(protocol, tau, seed=seed, options=options)
+        super().__init__()
+
+    @property
+    def perturbed_after(self) -> list[int]:
+        return self.schedule.perturbed_after

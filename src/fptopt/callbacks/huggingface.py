@@ -12,21 +12,15 @@ from __future__ import annotations
 from transformers import TrainerCallback
 
 from ..train.perturb import perturb
-from . import PerturbationSchedule
+from . import ScheduledPerturbation
 
 __all__ = ["PerturbationCallback"]
 
 
-class PerturbationCallback(TrainerCallback):
+class PerturbationCallback(ScheduledPerturbation, TrainerCallback):
     """Perturb the model with ``protocol`` after epochs τ, 2τ, … (once their evaluation is logged)."""
 
-    def __init__(self, protocol: str, tau: int, *, seed: int = 0, options: dict | None = None):
-        self.schedule = PerturbationSchedule(protocol, tau, seed=seed, options=options)
-        self.completed_epochs = 0
-
-    @property
-    def perturbed_after(self) -> list[int]:
-        return self.schedule.perturbed_after
+    completed_epochs = 0  # epochs the Trainer has ended so far (counted per instance from the first)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         self.completed_epochs += 1

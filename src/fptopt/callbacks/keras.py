@@ -22,7 +22,7 @@ import keras
 import torch
 
 from ..train.protocols import apply_protocol
-from . import PerturbationSchedule
+from . import ScheduledPerturbation
 
 __all__ = ["PerturbationCallback", "perturb_keras"]
 
@@ -73,16 +73,8 @@ def perturb_keras(model, protocol, *, generator: torch.Generator, optimizer=None
                 var.assign(keras.ops.zeros(var.shape, dtype=var.dtype))
 
 
-class PerturbationCallback(keras.callbacks.Callback):
+class PerturbationCallback(ScheduledPerturbation, keras.callbacks.Callback):
     """Perturb the model with ``protocol`` after epochs τ, 2τ, … (Keras's 0-based epoch + 1)."""
-
-    def __init__(self, protocol: str, tau: int, *, seed: int = 0, options: dict | None = None):
-        super().__init__()
-        self.schedule = PerturbationSchedule(protocol, tau, seed=seed, options=options)
-
-    @property
-    def perturbed_after(self) -> list[int]:
-        return self.schedule.perturbed_after
 
     def on_epoch_end(self, epoch, logs=None):
         completed = int(epoch) + 1

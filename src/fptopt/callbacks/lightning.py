@@ -14,21 +14,13 @@ except ImportError:  # pragma: no cover - depends on which distribution is insta
     from pytorch_lightning import Callback
 
 from ..train.perturb import perturb, reset_optimizer_state
-from . import PerturbationSchedule
+from . import ScheduledPerturbation
 
 __all__ = ["PerturbationCallback"]
 
 
-class PerturbationCallback(Callback):
+class PerturbationCallback(ScheduledPerturbation, Callback):
     """Perturb the LightningModule with ``protocol`` after epochs τ, 2τ, …"""
-
-    def __init__(self, protocol: str, tau: int, *, seed: int = 0, options: dict | None = None):
-        super().__init__()
-        self.schedule = PerturbationSchedule(protocol, tau, seed=seed, options=options)
-
-    @property
-    def perturbed_after(self) -> list[int]:
-        return self.schedule.perturbed_after
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         completed = trainer.current_epoch + 1
