@@ -26,7 +26,7 @@ lock:  ## re-resolve every dependency and rewrite requirements.lock (then commit
 	$(PYTHON) tools/lock.py
 
 results-doc: env  ## rewrite docs/results.md's generated block from results/tables (after make run and the regret target) and bench/results
-	$(BIN)/fptopt results-doc --results results --doc docs/results.md $(foreach f,$(wildcard bench/results/search_comparison*.json),--search-comparison $(f))
+	$(BIN)/fptopt results-doc --results results --doc docs/results.md --headline-in README.md $(foreach f,$(wildcard bench/results/search_comparison*.json),--search-comparison $(f))
 
 dry-run: env
 	$(BIN)/snakemake -n

@@ -120,6 +120,34 @@ def test_validation_table_schema_and_ranges(tiny_run):
         assert last["optimal_tau"] == row["best_tau"] and last["measured_taus"] == row["measured_taus"]
 
 
+def test_recommendation_ranks_the_optima_with_the_accuracy_of_their_full_horizon_replicas(tiny_run):
+    recommendation = pd.read_csv(tiny_run / "results/tables/recommendation.csv")
+    optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv").set_index("protocol")
+    assert recommendation["protocol"].tolist() == optimum["mfpt_at_best"].sort_values().index.tolist()
+    assert recommendation["rank"].tolist() == [1, 2] and not recommendation["distinguishable_from_best"].iloc[0]
+    config = parse_config(yaml.safe_load((tiny_run / "tests/config/tiny.yaml").read_text()))
+    root = tiny_run / "results"
+    for _, row in recommendation.iterrows():
+        assert row["tau"] == optimum.loc[row["protocol"], "best_tau"]
+        assert np.isclose(row["mfpt"], optimum.loc[row["protocol"], "mfpt_at_best"])
+        assert row["mfpt_low"] <= row["mfpt"] <= row["mfpt_high"] and row["speedup_low"] <= row["speedup"]
+        # the final accuracy at the chosen period: the mean last-epoch test_acc of its replicas 0..9
+        # (they train to the horizon), recomputed from the training blocks
+        protocol, tau = row["protocol"], int(row["tau"])
+        if not optimum.loc[protocol, "best_measured"]:  # a predicted optimum has no replicas to measure it
+            assert np.isnan(row["final_acc"])
+            continue
+        if tau == config["protocols"][[p["name"] for p in config["protocols"]].index(protocol)]["tau_star"]:
+            blocks = paths.single_frequency_blocks(config, protocol, root)
+        else:
+            blocks = paths.sweep_blocks(config, protocol, root, taus=[tau])[tau]
+        runs = pd.concat([pd.read_parquet(b) for b in blocks if Path(b).exists()])
+        final = runs[(runs["replica"] < 10) & (runs["epoch"] == 24)]["test_acc"]
+        assert row["full_horizon_replicas"] == final.size == 10
+        assert np.isclose(row["final_acc"], final.mean())
+        assert row["final_acc_low"] < row["final_acc"] < row["final_acc_high"]
+
+
 def test_one_prediction_against_a_hand_computed_renewal_sum(tiny_run):
     """⟨T_τ ∧ H⟩ = Σ_{t<H} Ψ_τ(t) with Ψ_τ(nτ+u) = Ψ(τ) φ(τ)^(n−1) φ(u), summed by hand from the
     saved unperturbed Ψ and the saved response of the τ* = 8 run; and that response is the
@@ -261,5 +289,12 @@ def test_results_doc_block_is_generated_from_the_tables(tiny_run, tmp_path):
     text = readme.read_text()
     assert "accounting: first_passage" in text and "| method | shrink_perturb | full_reset |" in text
     assert "| fptopt | 10,000 (1×) | not reached |" in text and "| grid_R10 | 25,000 (2.5×) | 40,000 |" in text
+    front = tmp_path / "FRONT.md"
+    front.write_text("# title\n<!-- headline:begin -->\nold\n<!-- headline:end -->\nrest\n")
+    assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", "", "--headline-in", str(front)]) == 0
+    recommendation = pd.read_csv(tiny_run / "results/tables/recommendation.csv")
+    best = recommendation.iloc[0]
+    assert f"{best['protocol'].replace('_', ' ').capitalize()} every {best['tau']} epochs" in front.read_text()
+    assert "old" not in front.read_text() and front.read_text().endswith("<!-- headline:end -->\nrest\n")
     (tmp_path / "plain.md").write_text("no markers\n")
     assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", str(tmp_path / "plain.md")]) == 2

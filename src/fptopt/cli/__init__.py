@@ -116,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     readme = commands.add_parser("results-doc", help="rewrite the generated block of docs/results.md from "
                                  "results/tables")
     readme.add_argument("--results", default="results")
-    readme.add_argument("--doc", default="docs/results.md", help="the Markdown file with the results markers")
+    readme.add_argument("--doc", default="docs/results.md",
+                        help="the Markdown file with the results markers ('' to skip it)")
+    readme.add_argument("--headline-in", default=None, metavar="MARKDOWN",
+                        help="also write the one-sentence answer (results/tables/recommendation.csv) between the "
+                             "headline markers of this file (README.md)")
     readme.add_argument("--search-comparison", action="append", default=[], metavar="JSON",
                         help="a bench/compare_search.py result to show as a head-to-head table (repeatable)")
     add_analyze_arguments(commands.add_parser(
@@ -132,10 +136,14 @@ def main(argv=None) -> int:
 
             return run_analyze(args)
         if args.command == "results-doc":
-            from ..pipeline.tables import results_block, splice_results
+            from ..pipeline.tables import HEADLINE_BEGIN, HEADLINE_END, headline, results_block, splice_results
 
-            splice_results(args.doc, results_block(args.results, args.search_comparison))
-            print(f"{args.doc}: results block rewritten from {args.results}/tables")
+            if args.doc:
+                splice_results(args.doc, results_block(args.results, args.search_comparison))
+                print(f"{args.doc}: results block rewritten from {args.results}/tables")
+            if args.headline_in:
+                splice_results(args.headline_in, headline(args.results), markers=(HEADLINE_BEGIN, HEADLINE_END))
+                print(f"{args.headline_in}: headline rewritten from {args.results}/tables/recommendation.csv")
             return 0
         config = load_config(args.config)
         if args.command == "train":

@@ -27,7 +27,7 @@ TABLES_DIR = "tables"
 REGRET_DIR = "regret"
 FIGURE_NAMES = ("trajectories", "survival", "qss_evidence", "response", "mfpt_vs_tau", "accuracy_vs_tau")
 FIGURE_FORMATS = ("png", "pdf")
-TABLE_NAMES = ("validation", "optimum", "design")
+TABLE_NAMES = ("validation", "optimum", "design", "recommendation")
 TABLE_FORMATS = ("csv", "md")
 
 

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .jobs import exempt_replicas  # noqa: E402
 from .stages import full_horizon  # noqa: E402
 
 sns.set_theme(context="paper", style="whitegrid")
@@ -37,7 +38,8 @@ def save(figure, stem, formats=("png", "pdf")) -> list[Path]:
     return paths
 
 
-def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_shown: int = 40):
+def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_shown: int = 40,
+                 exempt: frozenset = frozenset()):
     """Observable vs epoch: a sample of replicas per condition, their mean, the target."""
     figure, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.4), sharey=True, squeeze=False)
     for axis, (title, frame) in zip(axes[0], frames.items(), strict=True):
@@ -46,7 +48,7 @@ def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_
                      color="tab:blue", ax=axis)
         # Replicas that stopped at their first passage have no values after it: the
         # mean is over those that trained to the horizon.
-        whole = full_horizon(frame)
+        whole = full_horizon(frame, exempt)
         mean = whole.groupby("epoch")[column].mean()
         axis.plot(mean.index, mean.to_numpy(), color="black", lw=1.5,
                   label=f"mean of the {whole['replica'].nunique()} full-horizon replicas")
@@ -206,7 +208,7 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
         summaries = {e["name"]: json.loads(Path(p).read_text())
                      for p, e in zip(inputs["summaries"], config["protocols"], strict=True)}
     figures = {
-        "trajectories": trajectories(frames, column, target),
+        "trajectories": trajectories(frames, column, target, exempt=exempt_replicas(config)),
         "survival": survival(pd.concat([read_table(p) for p in [inputs["survival"], *inputs["single_survivals"]]])),
         "qss_evidence": qss_evidence(read_table(inputs["distance"]), qss["qss"]["t_q"], qss["qss"]["tolerance"],
                                      qss["qss"]["lag"]),

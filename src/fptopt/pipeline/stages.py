@@ -21,7 +21,7 @@ from ..stats.validation import compare
 from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table
 from .config import design_settings, qss_settings
 from .config import horizon as config_horizon
-from .jobs import Job, condition_section, protocol_config, stage_replicas
+from .jobs import Job, condition_section, exempt_replicas, protocol_config, stage_replicas
 from .provenance import provenance
 
 
@@ -57,14 +57,19 @@ def replica_epochs_trained(frame: pd.DataFrame) -> int:
     return int(frame["trained"].sum())
 
 
-def full_horizon(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the replicas that trained to the horizon (none stopped at
-    its first passage): the only ones final and best accuracy may be read from.
-    A table without a ``stopped`` column (logs from elsewhere) stopped nobody."""
-    if "stopped" not in frame:
+def full_horizon(frame: pd.DataFrame, exempt: frozenset) -> pd.DataFrame:
+    """The rows of an unselected sample of replicas that trained to the horizon:
+    the only ones final and best accuracy may be read from.
+
+    When some replica of the table stopped at its first passage, that is the
+    replicas exempt from stopping (``exempt``, :func:`fptopt.pipeline.jobs.exempt_replicas`),
+    not every replica that did not stop: those that never passed would be a
+    sample selected for not reaching the target, biased low. A table in which
+    nobody stopped (stopping off, no passage yet, or logs from elsewhere without
+    a ``stopped`` column) is whole, unselected."""
+    if "stopped" not in frame or not frame["stopped"].any():
         return frame
-    stopped = frame.groupby("replica")["stopped"].transform("any")
-    return frame[~stopped]
+    return frame[frame["replica"].isin(exempt)]
 
 
 def n_diverged(frame: pd.DataFrame) -> int:
@@ -130,7 +135,7 @@ def survival_stage(config: dict, *, baseline_paths, outputs: dict) -> None:
     frame = load_condition(baseline_paths, config, "train_baseline")
     measured = _condition_survival(frame, config, "baseline", "none", 0)
     qss = detect_qss(measured.values, measured.first_passage, **qss_options(config))
-    plateau = trajectories(full_horizon(frame), column)[:, -min(20, measured.values.shape[1]):]
+    plateau = trajectories(full_horizon(frame, exempt_replicas(config)), column)[:, -min(20, measured.values.shape[1]):]
     summary = {"horizon": config_horizon(config), "target": target, "direction": direction, "column": column,
                "conditions": {"baseline": measured.summary},
                "qss": {"found": qss.found, "t_q": qss.t_q, "hazard": qss.hazard, "hazard_low": qss.hazard_low,
@@ -250,7 +255,10 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
                                   # passage: E[min(T_τ, H)] = ⟨T_τ ∧ H⟩ replica-epochs per replica
                                   "grid_expected_replica_epochs": float(
                                       stage_replicas(config, "train_sweep") * np.sum(result.multi.mfpt)),
-                                  "rounds": config["adaptive"]["rounds"]})
+                                  "rounds": config["adaptive"]["rounds"],
+                                  # final/best observable at the chosen period, from its replicas that
+                                  # trained to the horizon (None when the chosen period is predicted only)
+                                  "optimal_accuracy": _optimal_accuracy(config, result, frames)})
     response = result.response
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
@@ -271,10 +279,18 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
     write_json({**measured.summary, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
 
-def _accuracy_summary(frame: pd.DataFrame, column: str, h: int) -> dict:
+def _optimal_accuracy(config: dict, result, frames: dict) -> dict | None:
+    tau = int(result.multi.optimal_tau)
+    if tau not in frames:
+        return None
+    return _accuracy_summary(frames[tau], config)
+
+
+def _accuracy_summary(frame: pd.DataFrame, config: dict) -> dict:
     """Final-epoch and best-epoch observable, mean over the replicas that
     trained to the horizon (:func:`full_horizon`) with a 95% CI."""
-    values = trajectories(full_horizon(frame), column)
+    column, h = config["observable"]["column"], config_horizon(config)
+    values = trajectories(full_horizon(frame, exempt_replicas(config)), column)
     final = values[:, h - 1]
     best = np.nanmax(values[:, :h], axis=1)
     out = {}
@@ -298,7 +314,7 @@ def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_s
     curves = read_table(prediction_survival_path)
     rows, measured_curves = [], []
     baseline = load_condition(baseline_paths, config, "train_baseline")
-    rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, column, h)})
+    rows.append({"protocol": protocol, "tau": 0, "kind": "baseline", **_accuracy_summary(baseline, config)})
     for tau, paths in sorted(sweep_paths.items()):
         frame = load_condition(paths, config, "train_sweep", protocol, tau)
         values = trajectories(frame, column)
@@ -309,7 +325,7 @@ def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_s
         rows.append({"protocol": protocol, "tau": tau, "kind": "sweep", **comparison.as_dict(),
                      "extrapolated": bool(row["extrapolated"]), "outside_qss": bool(row["outside_qss"]),
                      "censored_fraction": measured.censored_fraction, "n_diverged": n_diverged(frame),
-                     "replica_epochs_trained": replica_epochs_trained(frame), **_accuracy_summary(frame, column, h)})
+                     "replica_epochs_trained": replica_epochs_trained(frame), **_accuracy_summary(frame, config)})
         measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
                                             protocol, tau))
     meta = provenance(config, stage="validate", protocol=protocol)

@@ -8,6 +8,9 @@ predicted, and whether trusted) with its bootstrap interval, the speedup,
 ``next_tau``, and what the design cost in replica-epochs against the
 validation sweep and against a sweep of the whole grid.
 ``design``: one row per protocol × round of the adaptive design.
+``recommendation``: one row per protocol at its chosen period, ranked, with the
+final accuracy there against the baseline's and whether it is distinguishably
+slower than the best protocol (:func:`recommendation_table`).
 ``regret``: the design's choice against a dense measured grid (target ``regret``).
 """
 
@@ -41,8 +44,7 @@ def validation_table(validate_paths: list) -> pd.DataFrame:
 
 def baseline_final_value(validate_paths: list) -> float:
     """The unperturbed replicas' mean final-epoch observable (stored with every validation)."""
-    rows = read_table(validate_paths[0]).query("kind == 'baseline'")
-    return float(rows["final_value"].iloc[0])
+    return baseline_final(validate_paths)["final_value"]
 
 
 def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataFrame,
@@ -176,8 +178,85 @@ def _markdown(table: pd.DataFrame, title: str) -> str:
     return f"# {title}\n\n{body}\n"
 
 
+RECOMMENDATION_COLUMNS = ["protocol", "tau", "mfpt", "mfpt_low", "mfpt_high", "speedup", "speedup_low",
+                          "speedup_high", "final_acc", "final_acc_low", "final_acc_high", "baseline_final_acc",
+                          "baseline_final_acc_low", "baseline_final_acc_high", "full_horizon_replicas", "rank",
+                          "distinguishable_from_best"]
+Z_95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
+def recommendation_table(config: dict, summaries: dict[str, dict], baseline: dict) -> pd.DataFrame:
+    """Which perturbation to use: one row per protocol at its chosen period, ranked by ⟨T ∧ H⟩.
+
+    ``mfpt`` and its interval are the protocol's answer at its chosen τ (measured
+    there, with the bootstrap interval of the predict stage); ``final_acc`` is the
+    mean final-epoch observable, with its 95 % interval, of the replicas of that τ
+    that trained to the horizon (``training.full_horizon_replicas`` per block;
+    ``full_horizon_replicas`` says how many), against the baseline's
+    (``baseline_final_acc``). ``distinguishable_from_best``: the protocol's ⟨T ∧ H⟩
+    exceeds the best protocol's by more than a two-sided 95 % normal test allows,
+    ``Δ > 1.96 √(s_p² + s_b²)`` with ``s`` each interval's half-width / 1.96. The
+    two come from different perturbed replicas (the shared baseline enters only
+    through the pooled Ψ of predicted periods), so the unpaired test stands in for
+    a paired bootstrap; it is the same rule as the design's, at 95 %."""
+    rows = []
+    for entry in config["protocols"]:
+        summary = summaries[entry["name"]]
+        accuracy = summary.get("optimal_accuracy") or {}
+        final, half = accuracy.get("final_value"), accuracy.get("final_value_halfwidth")
+        rows.append({"protocol": entry["name"], "tau": summary["optimal_tau"], "mfpt": summary["optimal_mfpt"],
+                     "mfpt_low": summary["optimal_mfpt_low"], "mfpt_high": summary["optimal_mfpt_high"],
+                     "speedup": summary["speedup"], "speedup_low": summary["speedup_low"],
+                     "speedup_high": summary["speedup_high"], "final_acc": final,
+                     "final_acc_low": None if final is None or half is None else final - half,
+                     "final_acc_high": None if final is None or half is None else final + half,
+                     "baseline_final_acc": baseline["final_value"],
+                     "baseline_final_acc_low": baseline["final_value"] - baseline["final_value_halfwidth"],
+                     "baseline_final_acc_high": baseline["final_value"] + baseline["final_value_halfwidth"],
+                     "full_horizon_replicas": accuracy.get("full_horizon_replicas")})
+    table = pd.DataFrame(rows).astype({"mfpt_low": float, "mfpt_high": float})
+    table["rank"] = table["mfpt"].rank(method="min").astype(int)
+    best = table.loc[table["mfpt"].idxmin()]
+    spread = ((table["mfpt_high"] - table["mfpt_low"]) / (2 * Z_95)) ** 2
+    best_spread = ((best["mfpt_high"] - best["mfpt_low"]) / (2 * Z_95)) ** 2
+    margin = Z_95 * np.sqrt(spread + best_spread)
+    table["distinguishable_from_best"] = (table["mfpt"] - best["mfpt"] > margin) & margin.notna()
+    return table.sort_values(["rank", "protocol"]).reset_index(drop=True)[RECOMMENDATION_COLUMNS]
+
+
+def recommendation_headline(table: pd.DataFrame, horizon: int) -> str:
+    """One sentence from :func:`recommendation_table`: the best perturbation, its period, ⟨T ∧ H⟩,
+    speedup and final accuracy, and whether the others are distinguishably slower."""
+    best = table.iloc[0]
+
+    def interval(low, high, digits=3):
+        return "" if pd.isna(low) or pd.isna(high) else f" [{low:.{digits}g}, {high:.{digits}g}]"
+
+    accuracy = ("" if pd.isna(best["final_acc"]) else
+                f", final accuracy {best['final_acc']:.4g}{interval(best['final_acc_low'], best['final_acc_high'], 4)}"
+                f" vs {best['baseline_final_acc']:.4g} unperturbed")
+    others = table.iloc[1:]
+    slower = [p.replace("_", " ") for p in others.loc[others["distinguishable_from_best"], "protocol"]]
+    same = [p.replace("_", " ") for p in others.loc[~others["distinguishable_from_best"], "protocol"]]
+    parts = []
+    if slower:
+        parts.append(f"{' and '.join(slower)} {'is' if len(slower) == 1 else 'are'} slower (95 %)")
+    if same:
+        parts.append(f"{' and '.join(same)} {'is' if len(same) == 1 else 'are'} indistinguishable from it (95 %)")
+    return (f"{best['protocol'].replace('_', ' ')} every {int(best['tau'])} epochs: ⟨T ∧ {horizon}⟩ "
+            f"{best['mfpt']:.3g}{interval(best['mfpt_low'], best['mfpt_high'])} epochs, {best['speedup']:.2f}× "
+            f"faster than unperturbed{interval(best['speedup_low'], best['speedup_high'])}{accuracy}"
+            + (f"; {'; '.join(parts)}" if parts else "") + ".")
+
+
+def baseline_final(validate_paths: list) -> dict:
+    """The unperturbed replicas' final-epoch observable: mean and 95 % half-width."""
+    row = read_table(validate_paths[0]).query("kind == 'baseline'").iloc[0]
+    return {"final_value": float(row["final_value"]), "final_value_halfwidth": float(row["final_value_halfwidth"])}
+
+
 def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_paths: list, out_dir) -> None:
-    """Write ``validation``, ``optimum`` and ``design`` (CSV + Markdown) under ``out_dir``."""
+    """Write ``validation``, ``optimum``, ``design`` and ``recommendation`` (CSV + Markdown) under ``out_dir``."""
     validation = validation_table(validate_paths)
     summaries = {entry["name"]: json.loads(Path(path).read_text())
                  for entry, path in zip(config["protocols"], summary_paths, strict=True)}
@@ -187,10 +266,22 @@ def tables_stage(config: dict, validate_paths: list, summary_paths: list, round_
         "validation": (validation, f"Predicted vs measured ⟨T_τ ∧ {h}⟩ (epochs, restricted to H = {h})"),
         "optimum": (optimum, "Best period on the whole grid, speedup, next frequency and cost"),
         "design": (design_table(round_paths, summaries), "Adaptive design, round by round"),
+        "recommendation": (recommendation_table(config, summaries, baseline_final(validate_paths)),
+                           f"Which perturbation to use: each protocol at its chosen period, ranked by ⟨T ∧ {h}⟩"),
     }, out_dir)
 
 
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
+HEADLINE_BEGIN, HEADLINE_END = "<!-- headline:begin -->", "<!-- headline:end -->"
+
+
+def headline(results_dir) -> str:
+    """The study's one-sentence answer, from ``tables/recommendation.csv`` (:func:`recommendation_headline`)."""
+    root = Path(results_dir)
+    horizon = json.loads((root / "survival" / "qss.json").read_text())["horizon"]
+    text = recommendation_headline(pd.read_csv(root / "tables" / "recommendation.csv"), horizon)
+    return (f"**On the embedded default** (generated from `results/tables/recommendation.csv`): {text[0].upper()}"
+            f"{text[1:]}")
 
 
 def results_block(results_dir, search_comparisons=()) -> str:
@@ -204,7 +295,12 @@ def results_block(results_dir, search_comparisons=()) -> str:
     h = qss["horizon"]
     base = qss["conditions"]["baseline"]
     q = qss["qss"]
-    lines = [f"*Generated from `{root}/tables` and `{root}/survival/qss.json`.*", "",
+    lines = [f"*Generated from `{root}/tables` and `{root}/survival/qss.json`.*", ""]
+    if (root / "tables" / "recommendation.csv").exists():
+        recommendation = pd.read_csv(root / "tables" / "recommendation.csv")
+        lines += [f"**Recommendation** (`{root}/tables/recommendation.csv`): "
+                  f"{recommendation_headline(recommendation, h)}", "", _shown(recommendation), ""]
+    lines += [
              f"* **Baseline**: {base['replicas']} replicas, target {qss['target']} ({qss['direction']}), "
              f"{100 * base['censored_fraction']:.1f} % never reach it in {h} epochs; "
              f"⟨T ∧ {h}⟩ = {base['mfpt_restricted']:.1f} [{base['mfpt_low']:.1f}, {base['mfpt_high']:.1f}] epochs.",
@@ -298,13 +394,14 @@ def _shown(table: pd.DataFrame) -> str:
     return table.astype(object).where(table.notna(), "–").to_markdown(index=False, floatfmt=".3g")
 
 
-def splice_results(doc_path, block: str) -> None:
-    """Replace the text between the document's results markers with ``block``."""
+def splice_results(doc_path, block: str, markers=(RESULTS_BEGIN, RESULTS_END)) -> None:
+    """Replace the text between the document's ``markers`` (default: the results markers) with ``block``."""
     path = Path(doc_path)
     text = path.read_text()
-    if RESULTS_BEGIN not in text or RESULTS_END not in text:
-        raise ValueError(f"{path}: expected the markers {RESULTS_BEGIN} and {RESULTS_END}")
-    head, rest = text.split(RESULTS_BEGIN, 1)
-    _, tail = rest.split(RESULTS_END, 1)
+    begin, end = markers
+    if begin not in text or end not in text:
+        raise ValueError(f"{path}: expected the markers {begin} and {end}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     with atomic_path(path) as temporary:
-        temporary.write_text(f"{head}{RESULTS_BEGIN}\n{block}\n{RESULTS_END}{tail}")
+        temporary.write_text(f"{head}{begin}\n{block}\n{end}{tail}")

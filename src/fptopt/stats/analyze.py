@@ -124,6 +124,8 @@ class AnalysisResult:
             "phi_plateau_hazard": self.response.plateau_hazard,
             "measured_taus": m.measured_taus, "trust_ratio": m.trust_ratio,
             "optimal_tau": m.optimal_tau, "optimal_mfpt": m.optimal_mfpt,
+            "optimal_mfpt_low": self._at_optimum(m.mfpt_low) if boot else None,
+            "optimal_mfpt_high": self._at_optimum(m.mfpt_high) if boot else None,
             "optimal_measured": m.optimal_measured, "optimal_trusted": m.optimal_trusted,
             "optimal_tau_low": m.optimal_tau_low if boot else None,
             "optimal_tau_high": m.optimal_tau_high if boot else None,
@@ -140,6 +142,9 @@ class AnalysisResult:
             "missing_values": dict(self.missing_values),
             "bootstrap_resamples": m.n_resamples,
         }
+
+    def _at_optimum(self, values: np.ndarray) -> float:
+        return float(values[int(np.flatnonzero(self.multi.taus == self.multi.optimal_tau)[0])])
 
     def headline(self) -> str:
         """One line for people: the answer, whether it was measured, and what to do next."""
