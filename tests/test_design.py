@@ -393,3 +393,43 @@ def test_trusted_predictions_on_the_default_dense_truth():
     assert np.median(np.abs(errors)) <= 0.05, np.round(errors, 3)
     assert np.mean(agree) >= 0.85
     assert np.mean(in_run_interval) >= 0.85  # the 95 % prediction interval of a 200-replica run
+
+
+# ---------------------------------------------------------------- any schedule
+
+def _renewal_first_passages(rng, replicas, horizon, hazard, period=None):
+    """A renewal process: per-epoch passage probability hazard(age); a full reset after
+    epochs τ, 2τ, … sets the age back to 0 (the closure is exact for it)."""
+    from fptopt.stats.survival import FirstPassage
+
+    epochs = np.arange(1, horizon + 1)
+    age = ((epochs - 1) % period + 1) if period else epochs
+    passed = rng.random((replicas, horizon)) < hazard(age)[None, :]
+    observed = passed.any(axis=1)
+    times = np.where(observed, passed.argmax(axis=1) + 1, horizon)
+    return FirstPassage(times, observed, np.full(replicas, horizon), horizon, 1.0, "above")
+
+
+def test_any_schedule_matches_the_exact_renewal_answer_within_two_percent():
+    from fptopt.stats.design import Schedule, predict_schedules
+    from fptopt.stats.theory import predict_poisson, predict_schedule
+
+    horizon = 60
+
+    def hazard(age):
+        return np.where(age <= 5, 0.0, 0.05)
+
+    rng = np.random.default_rng(11)
+    baseline = _renewal_first_passages(rng, 6000, horizon, hazard)
+    runs = {tau: _renewal_first_passages(rng, 6000, horizon, hazard, tau) for tau in (10, 20)}
+    schedules = [Schedule(epochs=(12, 20, 35, 50)), Schedule(epochs=(8, 16, 24, 32, 40)), Schedule(rate=0.1)]
+    table = predict_schedules(baseline, runs, schedules, horizon, n_resamples=100, seed=0)
+    psi = np.concatenate([[1.0], np.cumprod(1 - hazard(np.arange(1, horizon + 1)))])  # exact Ψ; φ = Ψ (renewal)
+    exact = [predict_schedule(psi, psi, [12, 20, 35, 50], horizon)[:horizon].sum(),
+             predict_schedule(psi, psi, [8, 16, 24, 32, 40], horizon)[:horizon].sum(),
+             predict_poisson(psi, psi, 0.1, horizon)[:horizon].sum()]
+    np.testing.assert_allclose(table["mfpt"], exact, rtol=0.02)
+    assert (table["mfpt_low"] <= table["mfpt"]).all() and (table["mfpt"] <= table["mfpt_high"]).all()
+    assert table["source_tau"].tolist() == [20, 10, 10]  # the shortest measured τ_m ≥ the longest gap (or 1/rate)
+    assert table["trusted"].tolist() == [False, True, True]  # gaps 8..15 against τ_m = 20: 8 < 0.6 · 20
+    assert table["schedule"].tolist() == ["12,20,35,50", "8,16,24,32,40", "poisson:0.1"]

@@ -436,3 +436,18 @@ def test_study_folder_errors(runs, tmp_path, capsys, layout, extra, match):
         write_replica_csvs(study / name, runs["baseline"][:40])
     code = cli(["--study", str(study), "--target", str(TARGET), "--out", str(tmp_path / "out"), *extra])
     assert code == 2 and re.search(match, capsys.readouterr().err)
+
+
+def test_cli_predicts_explicit_and_poisson_schedules(log_dirs, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    code = cli(base_arguments(log_dirs, out) + ["--no-figures", "--schedule", "12,24,36,48", "--poisson", "0.08",
+                                                "--bootstrap", "30"])
+    assert code == 0, capsys.readouterr().err
+    schedules = pd.read_csv(out / "schedules.csv")
+    assert schedules["schedule"].tolist() == ["12,24,36,48", "poisson:0.08"]
+    assert list(schedules.columns) == ["schedule", "mfpt", "mfpt_low", "mfpt_high", "trusted", "source_tau"]
+    # every 12 epochs from epoch 12 is the period τ* = 12 itself: the same closure, the same number
+    prediction = pd.read_csv(out / "prediction.csv").set_index("tau")
+    assert np.isclose(schedules.loc[0, "mfpt"], prediction.loc[TAU_STAR, "predicted"])
+    assert cli(base_arguments(log_dirs, tmp_path / "bad") + ["--schedule", "12,8"]) == 2
+    assert "--schedule 12,8: schedule epochs must be strictly increasing" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..stats.analyze import analyze, write_analysis
-from ..stats.design import DEFAULT_TRUST_RATIO, DesignSettings
+from ..stats.design import DEFAULT_TRUST_RATIO, DesignSettings, Schedule
 from ..stats.logs import FORMATS, detect_format, parse_per_epoch_from, read_trajectories
 from ..storage import input_hash, replace_directory
 
@@ -50,6 +50,10 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--horizon", type=int, default=None,
                         help="H (default: the longest baseline run; shorter replicas are censored)")
     parser.add_argument("--taus", default=None, help="comma-separated periods (default 1..H-1)")
+    parser.add_argument("--schedule", action="append", default=[], metavar="E1,E2,...",
+                        help="predict perturbing after these epochs (repeatable): schedules.csv")
+    parser.add_argument("--poisson", action="append", default=[], type=float, metavar="RATE",
+                        help="predict perturbing after each epoch with probability RATE (repeatable): schedules.csv")
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
@@ -133,7 +137,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
                                 trust_ratio=args.trust_ratio)
         result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
                          direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
-                         bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design)
+                         bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design,
+                         schedules=_schedules(args.schedule, args.poisson))
         hashes = {name: {"path": str(item), "sha256": input_hash(_split_column(item, args.column)[0]), **read_as[name]}
                   for name, item in paths.items()}
 
@@ -173,6 +178,25 @@ def _check_replica_counts(runs: dict, minimum: int) -> None:
             print(f"fptopt analyze: warning: {name}: only {count} (--min-replicas {minimum} let it through; the "
                   f"default is {DEFAULT_MIN_REPLICAS}): the answer and its intervals are dominated by noise",
                   file=sys.stderr)
+
+
+def _schedules(explicit: list[str], rates: list[float]) -> list[Schedule]:
+    schedules = []
+    for text in explicit:
+        try:
+            epochs = tuple(int(item) for item in text.split(",") if item.strip())
+        except ValueError as error:
+            raise ValueError(f"--schedule must be comma-separated epochs, got {text!r}") from error
+        try:
+            schedules.append(Schedule(epochs=epochs))
+        except ValueError as error:
+            raise ValueError(f"--schedule {text}: {error}") from error
+    for rate in rates:
+        try:
+            schedules.append(Schedule(rate=rate))
+        except ValueError as error:
+            raise ValueError(f"--poisson {rate}: {error}") from error
+    return schedules
 
 
 def _plural(count: int, noun: str) -> str:

@@ -39,6 +39,7 @@ from .design import (
     MultiFrequencyResult,
     decide,
     multi_frequency,
+    predict_schedules,
     renewal_check,
 )
 from .qss import QSSResult, detect_qss
@@ -73,6 +74,7 @@ class AnalysisResult:
     validation: dict[int, Comparison] = field(default_factory=dict)
     censored_short: dict[str, int] = field(default_factory=dict)
     missing_values: dict[str, int] = field(default_factory=dict)
+    schedules: pd.DataFrame | None = None  # predict_schedules' table, when schedules were asked for
     replicas: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -169,7 +171,8 @@ class AnalysisResult:
 def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, direction: str = "above",
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
-            qss_options: dict | None = None, design: DesignSettings | None = None) -> AnalysisResult:
+            qss_options: dict | None = None, design: DesignSettings | None = None,
+            schedules=None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
@@ -180,6 +183,8 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     (default :class:`~fptopt.stats.design.DesignSettings` with ``trust_ratio``)
     decides the next experiment, a period and a replica count, and the
     periods indistinguishable from the best (:func:`~fptopt.stats.design.decide`).
+    ``schedules`` (:class:`~fptopt.stats.design.Schedule`: explicit perturbation
+    epochs or a Poisson rate) are predicted too (:func:`~fptopt.stats.design.predict_schedules`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -251,10 +256,15 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
                                   multi.mfpt_high[index], measured, horizon, confidence_level)
     design = DesignSettings(trust_ratio=trust_ratio) if design is None else design
     replicas = {"baseline": base_fp.n_replicas} | {f"tau{tau}": fp.n_replicas for tau, fp in sorted(runs.items())}
+    schedule_table = None
+    if schedules:
+        schedule_table = predict_schedules(base_fp, runs, schedules, horizon, trust_ratio=trust_ratio,
+                                           n_resamples=bootstrap, confidence_level=confidence_level, seed=seed)
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
                           decision=decide(multi, runs, design), validation=validation,
-                          censored_short=censored_short, missing_values=gaps, replicas=replicas)
+                          censored_short=censored_short, missing_values=gaps, schedules=schedule_table,
+                          replicas=replicas)
 
 
 def _censored_early(fp, horizon: int) -> int:
@@ -285,8 +295,8 @@ def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
 
 def write_analysis(result: AnalysisResult, out_dir=None, *, inputs_hashes: dict | None = None,
                    extra_summary: dict | None = None, destinations: dict | None = None) -> list[Path]:
-    """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json`` and
-    (with sweeps) ``validation.csv`` into ``out_dir``, or each to the path
+    """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json``,
+    (with sweeps) ``validation.csv`` and (with schedules) ``schedules.csv`` into ``out_dir``, or each to the path
     ``destinations[name]`` gives (the pipeline's explicit outputs). Every file
     is rendered in memory first, then all are written together
     (:func:`fptopt.storage.write_texts`)."""
@@ -297,6 +307,8 @@ def write_analysis(result: AnalysisResult, out_dir=None, *, inputs_hashes: dict 
                 "summary.json": json.dumps(jsonable(summary), indent=2) + "\n"}
     if result.validation:
         contents["validation.csv"] = result.validation_table().to_csv(index=False)
+    if result.schedules is not None:
+        contents["schedules.csv"] = result.schedules.to_csv(index=False)
     if destinations is None:
         if out_dir is None:
             raise ValueError("write_analysis needs out_dir or destinations")
