@@ -451,3 +451,23 @@ def test_cli_predicts_explicit_and_poisson_schedules(log_dirs, tmp_path, capsys)
     assert np.isclose(schedules.loc[0, "mfpt"], prediction.loc[TAU_STAR, "predicted"])
     assert cli(base_arguments(log_dirs, tmp_path / "bad") + ["--schedule", "12,8"]) == 2
     assert "--schedule 12,8: schedule epochs must be strictly increasing" in capsys.readouterr().err
+
+
+def test_a_study_of_several_protocols_ranks_them_in_recommendation_csv(runs, tmp_path, capsys):
+    study = tmp_path / "study"
+    write_replica_csvs(study / "baseline", runs["baseline"][:200])
+    write_replica_csvs(study / "often" / f"tau={TAU_STAR}", runs["perturbed"][:200])
+    write_replica_csvs(study / "rarely" / "tau=20", runs["sweeps"][20][:200])
+    out = tmp_path / "analysis"
+    code = cli(["--study", str(study), "--target", str(TARGET), "--out", str(out), "--no-figures",
+                "--bootstrap", "50", "--taus", "8,16"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    table = pd.read_csv(out / "recommendation.csv")
+    summaries = {name: json.loads((out / name / "summary.json").read_text()) for name in ("often", "rarely")}
+    ranked = sorted(summaries, key=lambda name: summaries[name]["optimal_mfpt"])
+    assert table["protocol"].tolist() == ranked and table["rank"].tolist() == [1, 2]
+    assert table["tau"].tolist() == [summaries[name]["optimal_tau"] for name in ranked]
+    baseline_final = runs["baseline"][:200, HORIZON - 1]
+    assert np.isclose(table.loc[0, "baseline_final_acc"], baseline_final.mean())
+    assert "recommendation (" in captured.out and "every" in captured.out

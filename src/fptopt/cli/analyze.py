@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..stats.analyze import analyze, write_analysis
 from ..stats.design import DEFAULT_TRUST_RATIO, DesignSettings, Schedule
 from ..stats.logs import FORMATS, detect_format, parse_per_epoch_from, read_trajectories
@@ -99,13 +101,14 @@ def _run_analyze(args: argparse.Namespace) -> int:
         if args.study is not None:
             if args.baseline is not None or args.perturbed:
                 raise ValueError("--study DIR replaces --baseline and --perturbed: give one or the other")
-            args.baseline, perturbed_paths = study_inputs(args.study)
+            args.baseline, groups = study_protocols(args.study)
         elif args.baseline is None or not args.perturbed:
             raise ValueError("give --study DIR, or --baseline PATH and at least one --perturbed TAU=PATH")
         else:
-            perturbed_paths = _perturbed_paths(args.perturbed, args.tau_star)
-        paths = {"baseline": args.baseline} | {f"perturbed_{tau}": path for tau, path in perturbed_paths.items()} | {
-            f"sweep_{tau}": path for tau, path in sweep_paths.items()}
+            groups = {None: _perturbed_paths(args.perturbed, args.tau_star)}
+        several = None not in groups
+        if several and sweep_paths:
+            raise ValueError("--sweep is for a one-protocol study (give it per protocol, one analysis each)")
         read_as: dict[str, dict] = {}
         # A pass at any evaluation: the best evaluation of each epoch (the highest for "above").
         within_epoch = ("max" if args.direction == "above" else "min") if args.any_evaluation else "last"
@@ -119,50 +122,86 @@ def _run_analyze(args: argparse.Namespace) -> int:
                 print(f"fptopt analyze: note: {note}", file=sys.stderr)
             read_as[name] = {"format": form, "column": column, "replicas": int(values.shape[0]),
                              "epochs": int(values.shape[1])}
+            print(f"  read {name}: {item} as {form} ({column}): {_plural(values.shape[0], 'replica')} x "
+                  f"{_plural(values.shape[1], 'epoch')}", file=sys.stderr)
             return values
 
         baseline = read("baseline", args.baseline)
-        perturbed = {tau: read(f"perturbed_{tau}", item) for tau, item in perturbed_paths.items()}
         sweeps = {tau: read(f"sweep_{tau}", item) for tau, item in sweep_paths.items()}
-        named = {"--baseline " + str(args.baseline): baseline} | {
-            f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
-        _check_replica_counts(named, args.min_replicas)
-        for name, item in paths.items():
-            seen = read_as[name]
-            print(f"  read {name}: {item} as {seen['format']} ({seen['column']}): "
-                  f"{_plural(seen['replicas'], 'replica')} x {_plural(seen['epochs'], 'epoch')}", file=sys.stderr)
         design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
                                 settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
                                 tolerance=args.tolerance, confidence=args.confidence,
                                 trust_ratio=args.trust_ratio)
-        result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
-                         direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
-                         bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design,
-                         schedules=_schedules(args.schedule, args.poisson))
-        hashes = {name: {"path": str(item), "sha256": input_hash(_split_column(item, args.column)[0]), **read_as[name]}
-                  for name, item in paths.items()}
+        analyses = {}
+        for protocol, perturbed_paths in groups.items():
+            prefix = "perturbed" if protocol is None else f"{protocol}_perturbed"
+            perturbed = {tau: read(f"{prefix}_{tau}", item) for tau, item in perturbed_paths.items()}
+            named = {"--baseline " + str(args.baseline): baseline} | {
+                f"--perturbed {tau}={path}": perturbed[tau] for tau, path in perturbed_paths.items()}
+            _check_replica_counts(named, args.min_replicas)
+            result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
+                             direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
+                             bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design,
+                             schedules=_schedules(args.schedule, args.poisson))
+            items = {"baseline": args.baseline} | {f"{prefix}_{tau}": path for tau, path in perturbed_paths.items()}
+            if protocol is None:
+                items |= {f"sweep_{tau}": path for tau, path in sweep_paths.items()}
+            hashes = {name: {"path": str(item), "sha256": input_hash(_split_column(item, args.column)[0]),
+                             **read_as[name]} for name, item in items.items()}
+            analyses[protocol] = (result, perturbed, hashes)
+        recommendation = _recommendation(analyses, baseline) if several else None
 
         def write(folder):
-            write_analysis(result, folder, inputs_hashes=hashes)
-            if not args.no_figures:
-                from ..pipeline.plots import analysis_figures
+            for protocol, (result, perturbed, hashes) in analyses.items():
+                into = folder if protocol is None else folder / protocol
+                write_analysis(result, into, inputs_hashes=hashes)
+                if not args.no_figures:
+                    from ..pipeline.plots import analysis_figures
 
-                analysis_figures(result, baseline, perturbed[result.tau_star], args.column, folder,
-                                 ("png", "pdf") if args.pdf else ("png",))
+                    analysis_figures(result, baseline, perturbed[result.tau_star], args.column, into,
+                                     ("png", "pdf") if args.pdf else ("png",))
+            if recommendation is not None:
+                recommendation.to_csv(folder / "recommendation.csv", index=False)
 
         replace_directory(args.out, write)
     except (ValueError, OSError) as error:
         print(f"fptopt analyze: error: {error}", file=sys.stderr)
         return 2
-    print(f"fptopt analyze: wrote {args.out}\n  {result.headline()}\n  {result.qss.message}")
-    decision = result.decision
-    if decision.tau is not None:
-        where = (f"into {Path(args.study) / f'tau={decision.tau}'}/ (beside the replicas already there)"
-                 if args.study else f"and add it as --perturbed {decision.tau}=PATH")
-        print(f"  next experiment: train {decision.replicas} more replicas at tau = {decision.tau} {where}, e.g. with "
-              f"PerturbationCallback(\"<protocol>\", tau={decision.tau}) (fptopt.callbacks), then run the same "
-              f"fptopt analyze again")
+    print(f"fptopt analyze: wrote {args.out}")
+    for protocol, (result, _, _) in analyses.items():
+        label = "" if protocol is None else f"{protocol}: "
+        print(f"  {label}{result.headline()}\n  {result.qss.message}")
+        decision = result.decision
+        if decision.tau is not None:
+            folder = Path(args.study or "") / (protocol or "") / f"tau={decision.tau}"
+            where = (f"into {folder}/ (beside the replicas already there)" if args.study
+                     else f"and add it as --perturbed {decision.tau}=PATH")
+            print(f"  next experiment: train {decision.replicas} more replicas at tau = {decision.tau} {where}, "
+                  f"e.g. with PerturbationCallback(\"{protocol or '<protocol>'}\", tau={decision.tau}) "
+                  f"(fptopt.callbacks), then run the same fptopt analyze again")
+    if recommendation is not None:
+        from ..pipeline.tables import recommendation_headline
+
+        horizon = next(iter(analyses.values()))[0].horizon
+        print(f"  recommendation ({Path(args.out) / 'recommendation.csv'}): "
+              f"{recommendation_headline(recommendation, horizon)}")
     return 0
+
+
+def _recommendation(analyses: dict, baseline: np.ndarray):
+    """recommendation.csv of a several-protocol study: each protocol's answer, and the final
+    observable at its chosen period (all its replicas: logs from elsewhere stopped none)
+    against the baseline's (:func:`fptopt.pipeline.tables.recommendation_table`)."""
+    from ..pipeline.stages import accuracy_summary
+    from ..pipeline.tables import recommendation_table
+
+    summaries, horizon = {}, next(iter(analyses.values()))[0].horizon
+    for protocol, (result, perturbed, _) in analyses.items():
+        tau = result.multi.optimal_tau
+        accuracy = accuracy_summary(perturbed[tau], horizon) if tau in perturbed else None
+        summaries[protocol] = result.summary() | {"optimal_accuracy": accuracy}
+    return recommendation_table({"protocols": [{"name": name} for name in analyses]}, summaries,
+                                accuracy_summary(baseline, horizon))
 
 
 def _check_replica_counts(runs: dict, minimum: int) -> None:
@@ -249,27 +288,59 @@ def _perturbed_paths(items: list[str], tau_star: int | None) -> dict[int, str]:
 STUDY_FOLDER = re.compile(r"tau=?(\d+)")
 
 
-def study_inputs(folder) -> tuple[str, dict[int, str]]:
+def study_protocols(folder) -> tuple[str, dict]:
+    """``(baseline, {protocol: {τ: path}})`` of a study folder; the protocol is ``None`` for the
+    one-protocol layout (``baseline/`` + ``tau=N/`` folders, :func:`study_inputs`), else each
+    subfolder ``<protocol>/`` holds that protocol's ``tau=N/`` folders (and its own
+    ``columns.yaml``) beside the shared ``baseline/`` (whose column a top ``columns.yaml`` may name)."""
+    folder = Path(folder)
+    if not folder.is_dir() or any(STUDY_FOLDER.fullmatch(entry.name) for entry in folder.iterdir()):
+        baseline, perturbed = study_inputs(folder)
+        return baseline, {None: perturbed}
+    entries = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".")]
+    stray = [p.name for p in entries if not p.is_dir() and p.name != "columns.yaml"]
+    if stray or not (folder / "baseline").is_dir():
+        raise ValueError(f"--study {folder}: expected baseline/ and tau=N/ folders, or baseline/ and one folder "
+                         f"per protocol holding its tau=N/ folders; found {[p.name for p in entries]}")
+    baseline = str(folder / "baseline")
+    columns = _study_columns(folder)
+    if "baseline" in columns:
+        baseline = f"{baseline}::{columns['baseline']}"
+    protocols = {entry.name: study_inputs(entry, baseline=baseline)[1]
+                 for entry in entries if entry.is_dir() and entry.name != "baseline"}
+    if not protocols:
+        raise ValueError(f"--study {folder}: needs tau=N/ folders, or one folder per protocol holding them")
+    return baseline, protocols
+
+
+def _study_columns(folder: Path) -> dict:
+    columns_file = folder / "columns.yaml"
+    if not columns_file.exists():
+        return {}
+    import yaml
+
+    columns = yaml.safe_load(columns_file.read_text()) or {}
+    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+        raise ValueError(f"{columns_file}: expected a mapping of folder name to column, e.g. "
+                         f"{{baseline: val_accuracy, 'tau=15': val_acc}}")
+    return columns
+
+
+def study_inputs(folder, baseline=None) -> tuple[str, dict[int, str]]:
     """``(baseline, {τ: path})`` of a study folder: ``baseline/`` and one ``tau=N/`` (or ``tauN/``)
     per measured period; ``columns.yaml`` (``{folder name: column}``) gives a folder its own column
-    (``PATH::COLUMN``). Any other entry is an error, so nothing is left out unnoticed."""
+    (``PATH::COLUMN``). Any other entry is an error, so nothing is left out unnoticed. ``baseline``:
+    the shared baseline of a protocol's folder in a several-protocol study."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"--study {folder}: not a directory")
     columns_file = folder / "columns.yaml"
-    columns = {}
-    if columns_file.exists():
-        import yaml
-
-        columns = yaml.safe_load(columns_file.read_text()) or {}
-        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-            raise ValueError(f"{columns_file}: expected a mapping of folder name to column, e.g. "
-                             f"{{baseline: val_accuracy, 'tau=15': val_acc}}")
+    columns = _study_columns(folder)
 
     def item(entry: Path) -> str:
         return f"{entry}::{columns[entry.name]}" if entry.name in columns else str(entry)
 
-    baseline, perturbed, unknown = None, {}, []
+    baseline, perturbed, unknown = (None if baseline is None else str(baseline)), {}, []
     for entry in sorted(folder.iterdir()):
         match = STUDY_FOLDER.fullmatch(entry.name)
         if entry.name == "baseline":

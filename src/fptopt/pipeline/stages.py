@@ -290,7 +290,12 @@ def _accuracy_summary(frame: pd.DataFrame, config: dict) -> dict:
     """Final-epoch and best-epoch observable, mean over the replicas that
     trained to the horizon (:func:`full_horizon`) with a 95% CI."""
     column, h = config["observable"]["column"], config_horizon(config)
-    values = trajectories(full_horizon(frame, exempt_replicas(config)), column)
+    return accuracy_summary(trajectories(full_horizon(frame, exempt_replicas(config)), column), h)
+
+
+def accuracy_summary(values: np.ndarray, h: int) -> dict:
+    """Mean final-epoch (epoch ``h``) and best-epoch observable of full-horizon
+    trajectories (replicas × epochs), each with a 95 % normal half-width."""
     final = values[:, h - 1]
     best = np.nanmax(values[:, :h], axis=1)
     out = {}
