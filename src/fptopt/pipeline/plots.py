@@ -38,8 +38,8 @@ def save(figure, stem, formats=("png", "pdf")) -> list[Path]:
     return paths
 
 
-def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, n_shown: int = 40,
-                 exempt: frozenset = frozenset()):
+def trajectories(frames: dict[str, pd.DataFrame], column: str, target: float, *, exempt: frozenset,
+                 n_shown: int = 40):
     """Observable vs epoch: a sample of replicas per condition, their mean, the target."""
     figure, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.4), sharey=True, squeeze=False)
     for axis, (title, frame) in zip(axes[0], frames.items(), strict=True):
@@ -247,7 +247,7 @@ def analysis_figures(result, baseline: np.ndarray, perturbed: np.ndarray, column
                                                                       "measured_low", "measured_high"]))
     figures = {
         "trajectories": trajectories({"baseline": _tidy(baseline, column), label: _tidy(perturbed, column)},
-                                     column, result.target),
+                                     column, result.target, exempt=frozenset()),  # logs stopped no replica
         "survival": survival(curves),
         "qss_evidence": qss_evidence(distance_table(result.qss), result.qss.t_q, result.qss.tolerance,
                                      result.qss.lag),

@@ -339,17 +339,23 @@ def _evaluate(baseline, runs, grid, sources, measured, horizon, weights):
             "psi": psi, "responses": responses}
 
 
-def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, seed, chunk_size):
-    # One stream per input, so that the resamples do not depend on the chunk size.
+def _resampled_weights(baseline, runs, n_resamples, seed, chunk_size):
+    """``(start, size, weights)`` chunks of multinomial bootstrap weights per input. One
+    stream per input, so that the resamples do not depend on the chunk size."""
     ordered = sorted(runs)
     streams = np.random.default_rng(seed).spawn(1 + len(ordered))
-    samples = np.empty((n_resamples, grid.size))
-    base_samples = np.empty(n_resamples)
     for start in range(0, n_resamples, chunk_size):
         size = min(chunk_size, n_resamples - start)
         weights = {"baseline": _multinomial(streams[0], baseline.n_replicas, size)}
         weights |= {int(t): _multinomial(stream, runs[t].n_replicas, size)
                     for t, stream in zip(ordered, streams[1:], strict=True)}
+        yield start, size, weights
+
+
+def _bootstrap(baseline, runs, grid, sources, measured, horizon, n_resamples, seed, chunk_size):
+    samples = np.empty((n_resamples, grid.size))
+    base_samples = np.empty(n_resamples)
+    for start, size, weights in _resampled_weights(baseline, runs, n_resamples, seed, chunk_size):
         values = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
         samples[start: start + size] = np.where(measured, values["measured"], values["predicted"])
         base_samples[start: start + size] = values["baseline"]
@@ -655,7 +661,7 @@ class Schedule:
 
 def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: int, *,
                       trust_ratio: float = DEFAULT_TRUST_RATIO, n_resamples: int = 0,
-                      confidence_level: float = 0.95, seed=None):
+                      confidence_level: float = 0.95, seed=None, chunk_size: int = 50):
     """``⟨T_S ∧ H⟩`` of each :class:`Schedule` by the renewal closure, with percentile intervals.
 
     The unperturbed ``Ψ`` is the pooled one of :func:`multi_frequency`; the
@@ -682,12 +688,12 @@ def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: in
     grid = measured_taus
     sources = _sources(grid, measured_taus)
     measured = np.ones(grid.size, bool)
+    source_taus = [_schedule_source(schedule, measured_taus, horizon) for schedule in schedules]
 
     def values(weights):
         point = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
         out = np.empty((point["psi"].shape[0], len(schedules)))
-        for j, schedule in enumerate(schedules):
-            tau_m = _schedule_source(schedule, measured_taus, horizon)
+        for j, (schedule, tau_m) in enumerate(zip(schedules, source_taus, strict=True)):
             phi = point["responses"][tau_m]  # continued past τ_m to the horizon (extend_response)
             for b in range(out.shape[0]):
                 out[b, j] = schedule.survival(point["psi"][b], phi[b], horizon)[:horizon].sum()
@@ -696,17 +702,13 @@ def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: in
     estimate = values(None)[0]
     low = high = np.full(len(schedules), np.nan)
     if n_resamples:
-        ordered = sorted(runs)
-        streams = np.random.default_rng(seed).spawn(1 + len(ordered))
-        weights = {"baseline": _multinomial(streams[0], baseline.n_replicas, n_resamples)}
-        weights |= {int(t): _multinomial(stream, runs[t].n_replicas, n_resamples)
-                    for t, stream in zip(ordered, streams[1:], strict=True)}
-        samples = values(weights)
+        samples = np.empty((n_resamples, len(schedules)))
+        for start, size, weights in _resampled_weights(baseline, runs, n_resamples, seed, chunk_size):
+            samples[start: start + size] = values(weights)
         q = 100 * np.array([(1 - confidence_level) / 2, (1 + confidence_level) / 2])
         low, high = np.nanpercentile(samples, q, axis=0)
     rows = []
-    for j, schedule in enumerate(schedules):
-        tau_m = _schedule_source(schedule, measured_taus, horizon)
+    for j, (schedule, tau_m) in enumerate(zip(schedules, source_taus, strict=True)):
         gap, shortest = schedule.typical_gap(horizon), schedule.shortest_gap(horizon)
         rows.append({"schedule": schedule.label, "mfpt": float(estimate[j]), "mfpt_low": float(low[j]),
                      "mfpt_high": float(high[j]), "trusted": bool(gap <= tau_m and shortest >= trust_ratio * tau_m),
