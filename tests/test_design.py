@@ -431,5 +431,50 @@ def test_any_schedule_matches_the_exact_renewal_answer_within_two_percent():
     np.testing.assert_allclose(table["mfpt"], exact, rtol=0.02)
     assert (table["mfpt_low"] <= table["mfpt"]).all() and (table["mfpt"] <= table["mfpt_high"]).all()
     assert table["source_tau"].tolist() == [20, 10, 10]  # the shortest measured τ_m ≥ the longest gap (or 1/rate)
-    assert table["trusted"].tolist() == [False, True, True]  # gaps 8..15 against τ_m = 20: 8 < 0.6 · 20
+    # gaps 8..15 against τ_m = 20: 8 < 0.6 · 20; a timer's geometric gaps never all fit the window
+    assert table["trusted"].tolist() == [False, True, False]
     assert table["schedule"].tolist() == ["12,20,35,50", "8,16,24,32,40", "poisson:0.1"]
+
+
+def test_schedule_search_finds_the_exact_best_two_phase_schedule_and_timer_of_a_renewal_process():
+    """Full reset of a renewal process whose hazard falls with age to a plateau
+    (from age 6: a QSS the τ_m = 10 response reaches, so its continuation past
+    τ_m, which a timer's long gaps need, is right): restarting helps, and the
+    closure is exact for every schedule. The search's predictions
+    match the exact answers, and its best of each kind is the exact best among
+    the trusted candidates (within the estimate's noise)."""
+    from fptopt.stats.design import search_schedules, two_phase
+    from fptopt.stats.theory import predict_poisson, predict_schedule
+
+    horizon = 60
+
+    def hazard(age):
+        return np.where((age >= 3) & (age <= 5), 0.15, 0.02)
+
+    rng = np.random.default_rng(5)
+    baseline = _renewal_first_passages(rng, 6000, horizon, hazard)
+    runs = {tau: _renewal_first_passages(rng, 6000, horizon, hazard, tau) for tau in (6, 10)}
+    table = search_schedules(baseline, runs, horizon, taus=range(6, 11), rates=[0.1, 0.125, 0.15],
+                             best_period_mfpt=12.0, n_resamples=50, seed=0)
+    psi = np.concatenate([[1.0], np.cumprod(1 - hazard(np.arange(1, horizon + 1)))])
+
+    def exact(row):
+        if row["kind"] == "poisson":
+            return predict_poisson(psi, psi, row["rate"], horizon)[:horizon].sum()
+        return predict_schedule(psi, psi, list(two_phase(int(row["first"]), int(row["tau"]), horizon).epochs),
+                                horizon)[:horizon].sum()
+
+    table["exact"] = table.apply(exact, axis=1)
+    assert not ((table["kind"] == "two_phase") & (table["first"] == table["tau"])).any()  # periods are not repeated
+    assert len(table) == 5 * 58 + 3
+    assert not table.loc[table["kind"] == "poisson", "trusted"].any()  # timers never are
+    trusted = table[table["trusted"] | (table["kind"] == "poisson")]  # exact for this process all the same
+    np.testing.assert_allclose(trusted["mfpt"], trusted["exact"], rtol=0.03)
+    for kind in ("two_phase", "poisson"):
+        rows = trusted[trusted["kind"] == kind]
+        best = table[table["best"] & (table["kind"] == kind)].iloc[0]
+        assert best["mfpt"] == rows["mfpt"].min()
+        assert best["exact"] <= 1.02 * rows["exact"].min()
+        assert best["mfpt_low"] <= best["mfpt"] <= best["mfpt_high"]
+        assert bool(best["better_than_best_period"]) == (best["mfpt_high"] < 12.0)
+    assert table.loc[~table["best"], "mfpt_low"].isna().all()

@@ -41,3 +41,18 @@ def test_sweep_replicas_change_only_the_sweep_jobs_identity(config):
     config["training"]["sweep_replicas"] = 20
     after = [config_hash(condition_section(config, job)) for job in jobs]
     assert after[:2] == before[:2] and after[2] != before[2]
+
+
+def test_a_schedule_job_is_seeded_and_hashed_by_its_own_schedule(config):
+    schedule_job = Job("train_schedule", "shrink_perturb", None, 0, "poisson0.15")
+    period_job = Job("train_sweep", "shrink_perturb", 4, 0)
+    assert schedule_job.condition == "train_schedule/shrink_perturb/poisson0.15"
+    assert condition_section(config, schedule_job)["protocol"]["schedule"] == {"poisson": 0.15}
+    before = [config_hash(condition_section(config, job)) for job in (schedule_job, period_job)]
+    config["protocols"][0]["schedules"][1]["poisson"] = 0.2  # another rate: another condition
+    with pytest.raises(ValueError, match=r"no schedule 'poisson0.15'; configured: \['epochs6-12-18', 'poisson0.2'\]"):
+        condition_section(config, schedule_job)
+    renamed = Job("train_schedule", "shrink_perturb", None, 0, "poisson0.2")
+    assert config_hash(condition_section(config, renamed)) != before[0]
+    assert config_hash(condition_section(config, period_job)) == before[1]  # the periods are untouched
+    assert stage_replicas(config, "train_schedule") == stage_replicas(config, "train_sweep")

@@ -445,12 +445,33 @@ def test_cli_predicts_explicit_and_poisson_schedules(log_dirs, tmp_path, capsys)
     assert code == 0, capsys.readouterr().err
     schedules = pd.read_csv(out / "schedules.csv")
     assert schedules["schedule"].tolist() == ["12,24,36,48", "poisson:0.08"]
-    assert list(schedules.columns) == ["schedule", "mfpt", "mfpt_low", "mfpt_high", "trusted", "source_tau"]
+    assert list(schedules.columns) == ["schedule", "mfpt", "mfpt_low", "mfpt_high", "trusted", "source_tau",
+                                       "outside_qss"]
+    assert not schedules.loc[1, "trusted"] and schedules.loc[1, "outside_qss"]  # a timer: never trusted
     # every 12 epochs from epoch 12 is the period τ* = 12 itself: the same closure, the same number
     prediction = pd.read_csv(out / "prediction.csv").set_index("tau")
     assert np.isclose(schedules.loc[0, "mfpt"], prediction.loc[TAU_STAR, "predicted"])
     assert cli(base_arguments(log_dirs, tmp_path / "bad") + ["--schedule", "12,8"]) == 2
     assert "--schedule 12,8: schedule epochs must be strictly increasing" in capsys.readouterr().err
+
+
+def test_cli_searches_two_phase_schedules_and_timers_against_the_best_period(log_dirs, tmp_path, capsys):
+    out = tmp_path / "analysis"
+    code = cli(base_arguments(log_dirs, out) + ["--no-figures", "--search-schedules", "--bootstrap", "30",
+                                                "--taus", "6,8,10,12"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    search = pd.read_csv(out / "schedule_search.csv")
+    assert set(search["kind"]) == {"two_phase", "poisson"}
+    assert sorted(search.loc[search["kind"] == "poisson", "rate"].round(6)) == [round(1 / t, 6) for t in (12, 10, 8, 6)]
+    summary = json.loads((out / "summary.json").read_text())
+    best = {entry["kind"]: entry for entry in summary["beyond_periods"]}
+    for kind, entry in best.items():
+        rows = search[(search["kind"] == kind) & search["trusted"] & ~search["outside_qss"]]
+        rows = rows if not rows.empty else search[search["kind"] == kind]  # timers: none is trusted
+        assert entry["mfpt"] == pytest.approx(rows["mfpt"].min())  # the best eligible candidate of its kind
+        assert entry["better_than_best_period"] == (entry["mfpt_high"] < summary["optimal_mfpt"])
+        assert f"beyond periods, best {kind}: {entry['schedule']}" in captured.out
 
 
 def test_a_study_of_several_protocols_ranks_them_in_recommendation_csv(runs, tmp_path, capsys):

@@ -65,20 +65,12 @@ def test_bad_config_value_fails_before_any_job_and_names_the_key(tmp_path):
     assert not (workdir / "results").exists()
 
 
-def test_tau_star_beyond_the_horizon_is_refused(tmp_path):
-    workdir = copy_workflow(tmp_path)
-    config = (workdir / "tests/config/tiny.yaml").read_text().replace("tau_star: 8", "tau_star: 30", 1)
-    (workdir / "bad.yaml").write_text(config)
-    result = snakemake(workdir, "-n", "--configfile", "bad.yaml", check=False)
-    assert result.returncode != 0
-    assert "tau_star: 30 must be below the horizon 24" in result.stdout + result.stderr
-
-
 def test_validation_table_schema_and_ranges(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/validation.csv")
     for column in ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
                    "rel_error", "in_ci", "final_acc"]:
         assert column in table.columns
+    table = table[table["schedule"].isna()]  # the periods (schedules: the next test)
     assert sorted(zip(table["protocol"], table["tau"], strict=True)) == [("full_reset", 6), ("shrink_perturb", 4),
                                                            ("shrink_perturb", 12)]
     horizon = 24
@@ -118,6 +110,36 @@ def test_validation_table_schema_and_ranges(tiny_run):
         assert rounds["replica_epochs_trained"].is_monotonic_increasing
         last = rounds.iloc[-1]
         assert last["optimal_tau"] == row["best_tau"] and last["measured_taus"] == row["measured_taus"]
+
+
+def test_configured_schedules_are_trained_predicted_and_compared(tiny_run):
+    """Each schedule of the config is a validation condition: trained with its
+    perturbation epochs (explicit, or each replica's own timer), predicted by the
+    closure (predict/<protocol>/schedules.csv) and measured in validation.csv."""
+    config = parse_config(yaml.safe_load((tiny_run / "tests/config/tiny.yaml").read_text()))
+    root = tiny_run / "results"
+    validation = pd.read_csv(root / "tables/validation.csv")
+    rows = validation[validation["schedule"].notna()].set_index("schedule")
+    assert list(rows.index) == ["6,12,18", "poisson:0.15"] and (rows["protocol"] == "shrink_perturb").all()
+    assert rows["tau"].isna().all() and rows["source_tau"].notna().all()
+    predicted = pd.read_csv(root / "predict/shrink_perturb/schedules.csv").set_index("schedule")
+    np.testing.assert_allclose(rows["predicted_mfpt"], predicted.loc[rows.index, "mfpt"], rtol=1e-8)
+    assert (rows["predicted_low"] <= rows["predicted_mfpt"]).all() and (rows["predicted_mfpt"] <= rows["predicted_high"]).all()
+    blocks = paths.schedule_blocks(config, "shrink_perturb", root)
+    assert list(blocks) == ["epochs6-12-18", "poisson0.15"]
+    for (label, files), name in zip(blocks.items(), rows.index, strict=True):
+        table = pd.concat([pd.read_parquet(f) for f in files])
+        acc = table.pivot(index="replica", columns="epoch", values="test_acc")
+        acted = table.pivot(index="replica", columns="epoch", values="perturbed_after")
+        if label.startswith("epochs"):
+            assert (acted.all(axis=0) == acted.columns.isin([6, 12, 18])).all() and not acted.loc[:, 19:].any().any()
+        else:  # a timer per replica: replicas differ, and the share of epochs is near 0.15
+            assert acted.nunique(axis=0).max() == 2 and abs(acted.to_numpy().mean() - 0.15) < 0.05
+        passed = (acc >= 96.5).to_numpy()
+        first = np.where(passed.any(axis=1), passed.argmax(axis=1) + 1, 24)
+        # restricted mean ⟨T ∧ H⟩ of the trained replicas = mean of min(T, H) when nobody is lost before H
+        assert rows.loc[name, "measured_mfpt"] == pytest.approx(np.minimum(first, 24).mean(), rel=1e-8)
+        assert rows.loc[name, "n_replicas"] == 60
 
 
 def test_recommendation_ranks_the_optima_with_the_accuracy_of_their_full_horizon_replicas(tiny_run):
@@ -188,7 +210,7 @@ def test_outputs_carry_provenance_and_figures_exist(tiny_run):
 
     meta = json.loads(pq.read_schema(block).metadata[b"fptopt"])
     assert len(meta["seeds"]) == 30 and meta["split"]["n_test"] == 597
-    for name in ["trajectories", "survival", "qss_evidence", "response", "mfpt_vs_tau", "accuracy_vs_tau"]:
+    for name in paths.FIGURE_NAMES:
         for ext in ("png", "pdf"):
             assert (tiny_run / f"results/figures/{name}.{ext}").stat().st_size > 5000
 
@@ -240,8 +262,15 @@ def test_a_changed_model_reruns_all_training_and_a_changed_engine_nothing(tiny_r
 
 
 def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path):
+    """Killed mid-job and resumed, the training blocks are the bytes of an
+    uninterrupted run (the analysis is a function of them). Only the first jobs
+    run: the baseline and τ* blocks, all that the kill needs to land mid-job."""
     workdir = copy_workflow(tmp_path)
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "tests/config/tiny.yaml"]
+    config = parse_config(yaml.safe_load((workdir / "tests/config/tiny.yaml").read_text()))
+    blocks = [*paths.baseline_blocks(config), *(b for entry in config["protocols"]
+                                                for b in paths.single_frequency_blocks(config, entry["name"]))]
+    # the targets before --configfile, which takes every value after it
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", *blocks, "--configfile", "tests/config/tiny.yaml"]
     process = subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 300
@@ -255,11 +284,11 @@ def test_killed_run_resumes_with_rerun_incomplete_and_matches(tiny_run, tmp_path
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert any(incomplete.iterdir()), "the kill did not land while a job was running"
-    assert not (workdir / "results/tables/validation.csv").exists()
+    assert not all((workdir / block).exists() for block in blocks)
     snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--unlock")  # the kill left the lock behind
-    snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--rerun-incomplete")
-    for name in ("validation.csv", "optimum.csv"):
-        assert (workdir / "results/tables" / name).read_bytes() == (tiny_run / "results/tables" / name).read_bytes()
+    snakemake(workdir, "--configfile", "tests/config/tiny.yaml", "--rerun-incomplete", *blocks)
+    for block in blocks:
+        assert (workdir / block).read_bytes() == (tiny_run / block).read_bytes(), block
 
 
 def test_results_doc_block_is_generated_from_the_tables(tiny_run, tmp_path):

@@ -136,6 +136,11 @@ def run_cli(capsys, *argv) -> tuple[int, str]:
     (lambda c: c["training"].update(engine="grouped"), r"config key training.engine: 'grouped' is not one of"),
     (lambda c: c["training"].update(cuda_graph=True), r"training.cuda_graph: CUDA graphs need training.device cuda or auto, got 'cpu'"),
     (lambda c: c["training"].update(streams=4), r"training.streams: only training.engine 'loop' has it; got engine 'vmap'"),
+    (lambda c: c["protocols"][0]["schedules"].append({"epochs": [5, 3]}),
+     r"protocols\[0\] \(shrink_perturb\)\.schedules\[2\]\.epochs: expected strictly increasing epochs, got \[5, 3\]"),
+    (lambda c: c["protocols"][0]["schedules"].append({"epochs": [30]}), r"schedules\[2\]\.epochs: \[30\] never act before the horizon 24"),
+    (lambda c: c["protocols"][0]["schedules"].append({"poisson": 1.5}), r"config key protocols\.0\.schedules\.2: .* is not valid under any"),
+    (lambda c: c["protocols"][0]["schedules"].append({"poisson": 0.15}), r"schedules: each schedule must be listed once, got \['epochs6-12-18', 'poisson0.15', 'poisson0.15'\]"),
 ])
 def test_bad_config_values_are_named(tmp_path, capsys, edit, message):
     config = tiny_config()

@@ -9,7 +9,7 @@ from torch import nn
 
 from fptopt.train.data import load_dataset
 from fptopt.train.models import build_model, draw_initial_state
-from fptopt.train.protocols import Schedule, get_protocol
+from fptopt.train.protocols import TIMER_STREAM, Schedule, get_protocol
 from fptopt.train.training import (
     DATA_STREAM,
     INIT_STREAM,
@@ -29,8 +29,10 @@ def digits():
     return load_dataset("digits")
 
 
-def plain_loop(template, dataset, seed, settings, make_optimizer, shrink_after=None):
-    """One replica, one nn.Module, one torch.optim optimizer: the reference."""
+def plain_loop(template, dataset, seed, settings, make_optimizer, shrink_after=None, timer_rate=None):
+    """One replica, one nn.Module, one torch.optim optimizer: the reference.
+    With ``timer_rate``: a fresh state is drawn after every epoch and shrunk in
+    when the replica's own uniform draw for that epoch is below the rate."""
     init_gen = replica_generator(seed, INIT_STREAM)
     data_gen = replica_generator(seed, DATA_STREAM)
     model = copy.deepcopy(template)
@@ -48,6 +50,12 @@ def plain_loop(template, dataset, seed, settings, make_optimizer, shrink_after=N
             optimizer.step()
         with torch.no_grad():
             accuracies.append(100.0 * float((model(dataset.x_test).argmax(1) == dataset.y_test).double().mean()))
+        if timer_rate is not None:
+            fresh = draw_initial_state(template, init_gen)
+            if np.random.default_rng([TIMER_STREAM, seed, epoch]).random() < timer_rate:
+                with torch.no_grad():
+                    model.load_state_dict({k: 0.4 * v + 0.1 * fresh[k] for k, v in model.state_dict().items()})
+                optimizer = make_optimizer(model.parameters())
         if shrink_after is not None and epoch % shrink_after == 0:
             fresh = draw_initial_state(template, init_gen)
             with torch.no_grad():
@@ -73,6 +81,35 @@ def test_replica_k_equals_the_same_replica_trained_alone(digits, optimizer, engi
         for name, value in state.items():
             torch.testing.assert_close(stack.params[name][k].detach(), value, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose([r["test_acc"][k] for r in stack.records], accuracies, atol=1e-9)
+
+
+def test_poisson_timer_replica_equals_it_trained_alone_with_its_own_draws(digits):
+    """Under a timer each replica is perturbed on its own epochs (per-replica
+    mask, optimizer reset only there) and still follows its solo trajectory."""
+    template = build_model("mlp", digits.input_shape, digits.output_dim, hidden=[16])
+    settings = TrainSettings(epochs=6, batch_size=64, optimizer_options={"lr": 0.05, "momentum": 0.9})
+    rate = 0.4
+    perturbation = Perturbation(get_protocol("shrink_perturb"), {"shrink": 0.4, "noise": 0.1}, Schedule(rate=rate))
+    table = train_block(template, digits, SEEDS, list(range(len(SEEDS))), settings, perturbation, progress_every=100)
+    acted = table.pivot(index="replica", columns="epoch", values="perturbed_after").to_numpy()
+    assert acted.any() and not acted.all(axis=0).all()  # the replicas' timers differ
+    for k, seed in enumerate(SEEDS):
+        _, accuracies = plain_loop(template, digits, seed, settings,
+                                   lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), timer_rate=rate)
+        mine = table[table["replica"] == k].sort_values("epoch")["test_acc"].to_numpy()
+        np.testing.assert_allclose(mine, accuracies, atol=1e-9)
+
+
+def test_poisson_timer_acts_at_its_rate_and_depends_on_seed_and_epoch_only():
+    schedule = Schedule(rate=0.1)
+    seeds = np.arange(1000, 1400)
+    acts = np.stack([schedule.acts_on(epoch, seeds) for epoch in range(1, 51)])
+    # 20,000 Bernoulli(0.1) draws: the share is within 4 standard errors of 0.1
+    assert abs(acts.mean() - 0.1) < 4 * np.sqrt(0.1 * 0.9 / acts.size)
+    np.testing.assert_array_equal(schedule.acts_on(7, seeds[::-1]), acts[6][::-1])
+    assert not Schedule(period=3).acts_on(2, seeds).any() and Schedule(period=3).acts_on(3, seeds).all()
+    with pytest.raises(ValueError, match="rate"):
+        Schedule(rate=0.0)
 
 
 def test_diverged_replica_is_frozen_and_others_are_unaffected(digits):

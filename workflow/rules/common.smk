@@ -1,4 +1,5 @@
 # Config loading and validation, and the input functions every stage uses.
+import re
 from pathlib import Path
 
 from snakemake.exceptions import IncompleteCheckpointException
@@ -7,7 +8,12 @@ from snakemake.utils import min_version
 
 from fptopt.pipeline import paths
 from fptopt.pipeline.config import parse_config
-from fptopt.pipeline.jobs import Job, condition_section, protocol_config
+from fptopt.pipeline.jobs import (
+    Job,
+    condition_section,
+    protocol_config,
+    schedule_label,
+)
 
 min_version("9.0")
 
@@ -22,6 +28,13 @@ wildcard_constraints:
     tau=r"\d+",
     round=r"\d+",
     protocol="|".join(p["name"] for p in config["protocols"]),
+    # the configured schedules' labels only (a pattern that matches nothing when none is)
+    schedule="|".join(
+        re.escape(schedule_label(s))
+        for p in config["protocols"]
+        for s in p["schedules"]
+    )
+    or "(?!)",
 
 
 # With --software-deployment-method conda each rule kind runs in its own pinned
@@ -98,7 +111,8 @@ def condition(stage):
         elif stage == "train_sweep":
             tau = int(wildcards.tau)
         return condition_section(
-            config, Job(stage, protocol, tau, int(wildcards.block))
+            config,
+            Job(stage, protocol, tau, int(wildcards.block), wildcards.get("schedule")),
         )
 
     return section

@@ -17,6 +17,7 @@ rule train_baseline:
         stage="train_baseline",
         protocol=None,
         tau=None,
+        schedule=None,
         condition=condition("train_baseline"),
         checkpoint_dir=CHECKPOINT_DIR,
     script:

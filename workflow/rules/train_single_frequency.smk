@@ -13,5 +13,6 @@ use rule train_baseline as train_single_frequency with:
         stage="train_single_frequency",
         protocol=lambda wildcards: wildcards.protocol,
         tau=tau_star,
+        schedule=None,
         condition=condition("train_single_frequency"),
         checkpoint_dir=CHECKPOINT_DIR,

@@ -14,5 +14,6 @@ use rule train_baseline as train_sweep with:
         stage="train_sweep",
         protocol=lambda wildcards: wildcards.protocol,
         tau=lambda wildcards: int(wildcards.tau),
+        schedule=None,
         condition=condition("train_sweep"),
         checkpoint_dir=CHECKPOINT_DIR,

@@ -12,6 +12,7 @@ from fptopt.pipeline.workflow_glue import logging_to
 
 with logging_to(snakemake.log[0]):
     params = snakemake.params
-    job = Job(stage=params.stage, protocol=params.protocol, tau=params.tau, block=int(snakemake.wildcards.block))
+    job = Job(stage=params.stage, protocol=params.protocol, tau=params.tau, block=int(snakemake.wildcards.block),
+              schedule=params.schedule)
     with gpu_slot(n_wanted=int(snakemake.resources.get("gpu", 0))):
         run_training_job(snakemake.config, job, snakemake.output[0], checkpoint_dir=params.checkpoint_dir)

@@ -41,7 +41,7 @@ def _train(args, config):
     from ..pipeline.jobs import Job
     from ..pipeline.train_job import run_training_job
 
-    job = Job(args.stage, args.protocol, args.tau, args.block)
+    job = Job(args.stage, args.protocol, args.tau, args.block, args.schedule)
     if args.stage == "train_single_frequency" and args.tau is None:
         from ..pipeline.jobs import protocol_config
 
@@ -69,9 +69,8 @@ def _validate(args, config):
     from ..pipeline.stages import validate_stage
 
     inputs = paths.validate_inputs(config, args.protocol, args.results)
-    validate_stage(config, args.protocol, prediction_path=inputs["prediction"],
-                   prediction_survival_path=inputs["survival"], sweep_paths=paths.by_tau_from_inputs(inputs, "sweep"),
-                   baseline_paths=inputs["baseline"], outputs=paths.validate_outputs(args.protocol, args.results))
+    validate_stage(config, args.protocol, **paths.validate_from_inputs(config, args.protocol, inputs),
+                   outputs=paths.validate_outputs(args.protocol, args.results))
 
 
 def _figures(args, config):
@@ -93,6 +92,7 @@ STAGE_COMMANDS = {"survival": _survival, "predict": _predict, "validate": _valid
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ..pipeline.jobs import STAGES
     from .analyze import add_analyze_arguments
 
     parser = argparse.ArgumentParser(prog="fptopt", description=__doc__.split("\n\n")[0])
@@ -102,9 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", default="config.yaml")
     train = commands.add_parser("train", help="train one block of replicas of one condition")
     train.add_argument("--config", default="config.yaml")
-    train.add_argument("--stage", required=True, choices=["train_baseline", "train_single_frequency", "train_sweep"])
+    train.add_argument("--stage", required=True, choices=list(STAGES))
     train.add_argument("--protocol", help="protocol name from the config (perturbed stages)")
     train.add_argument("--tau", type=int, help="period τ (train_sweep; default τ* for train_single_frequency)")
+    train.add_argument("--schedule", help="a configured schedule's label, e.g. epochs8-18-28 or poisson0.1 "
+                       "(train_schedule)")
     train.add_argument("--block", type=int, default=0)
     train.add_argument("--out", required=True, help="Parquet file to write")
     for name, function in STAGE_COMMANDS.items():

@@ -56,6 +56,10 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="predict perturbing after these epochs (repeatable): schedules.csv")
     parser.add_argument("--poisson", action="append", default=[], type=float, metavar="RATE",
                         help="predict perturbing after each epoch with probability RATE (repeatable): schedules.csv")
+    parser.add_argument("--search-schedules", action="store_true",
+                        help="search beyond periods: every two-phase schedule (first perturbation after s1, then "
+                             "every tau) and a Poisson timer at every rate 1/tau, against the best period: "
+                             "schedule_search.csv and summary.json's beyond_periods")
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
@@ -142,7 +146,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
             result = analyze(baseline, perturbed, tau_star=args.tau_star, target=args.target,
                              direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
                              bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design,
-                             schedules=_schedules(args.schedule, args.poisson))
+                             schedules=_schedules(args.schedule, args.poisson),
+                             search_schedules=args.search_schedules)
             items = {"baseline": args.baseline} | {f"{prefix}_{tau}": path for tau, path in perturbed_paths.items()}
             if protocol is None:
                 items |= {f"sweep_{tau}": path for tau, path in sweep_paths.items()}
@@ -171,6 +176,13 @@ def _run_analyze(args: argparse.Namespace) -> int:
     for protocol, (result, _, _) in analyses.items():
         label = "" if protocol is None else f"{protocol}: "
         print(f"  {label}{result.headline()}\n  {result.qss.message}")
+        for best in result.summary()["beyond_periods"] or []:
+            interval = "" if best["mfpt_low"] is None else f" [{best['mfpt_low']:.3g}, {best['mfpt_high']:.3g}]"
+            verdict = {True: "better than the best period beyond its interval",
+                       False: "not better than the best period beyond its interval",
+                       None: "no interval (--bootstrap 0)"}[best["better_than_best_period"]]
+            print(f"  beyond periods, best {best['kind']}: {best['schedule']}, <T ∧ {result.horizon}> = "
+                  f"{best['mfpt']:.3g}{interval} ({'trusted' if best['trusted'] else 'NOT trusted'}; {verdict})")
         decision = result.decision
         if decision.tau is not None:
             folder = Path(args.study or "") / (protocol or "") / f"tau={decision.tau}"

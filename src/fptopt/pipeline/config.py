@@ -102,6 +102,7 @@ def check_config(config: dict) -> dict:
         late = [t for t in entry["sweep_taus"] if t >= epochs]
         if late:
             raise ConfigError(f"config key {key}.sweep_taus: periods {late} never act within {epochs} epochs")
+        _check_schedules(key, entry["schedules"], h)
     training = config["training"]
     if training["cuda_graph"] and not str(training["device"]).startswith(("cuda", "auto")):
         raise ConfigError(f"config key training.cuda_graph: CUDA graphs need training.device cuda or auto, "
@@ -126,6 +127,23 @@ def check_config(config: dict) -> dict:
     if column not in known:
         raise ConfigError(f"config key observable.column: {column!r} is not recorded; recorded: {sorted(known)}")
     return config
+
+
+def _check_schedules(key: str, schedules: list, h: int) -> None:
+    from .jobs import schedule_label
+
+    for index, schedule in enumerate(schedules):
+        epochs = schedule.get("epochs")
+        if epochs is not None:
+            if any(b <= a for a, b in zip(epochs, epochs[1:], strict=False)):  # neighbours
+                raise ConfigError(f"config key {key}.schedules[{index}].epochs: expected strictly increasing "
+                                  f"epochs, got {epochs}")
+            if epochs[0] >= h:
+                raise ConfigError(f"config key {key}.schedules[{index}].epochs: {epochs} never act before the "
+                                  f"horizon {h}")
+    labels = [schedule_label(s) for s in schedules]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"config key {key}.schedules: each schedule must be listed once, got {labels}")
 
 
 def design_settings(config: dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-STAGES = ("train_baseline", "train_single_frequency", "train_sweep")
+STAGES = ("train_baseline", "train_single_frequency", "train_sweep", "train_schedule")
 # How replicas are executed, not what is computed: kept out of the hashed
 # condition (a result stays valid when only these change) and recorded in
 # each table's provenance sidecar instead.
@@ -26,13 +26,34 @@ class Job:
     protocol: str | None
     tau: int | None
     block: int
+    schedule: str | None = None  # train_schedule: the schedule's label (:func:`schedule_label`)
 
     @property
     def condition(self) -> str:
         """The name that seeds this condition's replicas (independent across stages)."""
         if self.stage == "train_baseline":
             return "baseline"
+        if self.stage == "train_schedule":
+            return f"{self.stage}/{self.protocol}/{self.schedule}"
         return f"{self.stage}/{self.protocol}/tau{self.tau}"
+
+
+def schedule_label(schedule: dict) -> str:
+    """A configured schedule's name in paths, seeds and tables: ``epochs8-18-28``
+    or ``poisson0.1``."""
+    if "epochs" in schedule:
+        return "epochs" + "-".join(str(int(e)) for e in schedule["epochs"])
+    return f"poisson{float(schedule['poisson']):g}"
+
+
+def protocol_schedule(config: dict, protocol: str, label: str) -> dict:
+    """The configured schedule of ``protocol`` named ``label``."""
+    schedules = protocol_config(config, protocol)["schedules"]
+    for schedule in schedules:
+        if schedule_label(schedule) == label:
+            return schedule
+    raise ValueError(f"protocols ({protocol}).schedules: no schedule {label!r}; "
+                     f"configured: {[schedule_label(s) for s in schedules]}")
 
 
 def exempt_replicas(config: dict) -> frozenset:
@@ -42,9 +63,9 @@ def exempt_replicas(config: dict) -> frozenset:
 
 def stage_replicas(config: dict, stage: str) -> int:
     """Replicas per condition of a stage: ``training.sweep_replicas`` for the
-    validation sweep when set, ``training.replicas`` otherwise."""
+    validation sweep and schedules when set, ``training.replicas`` otherwise."""
     training = config["training"]
-    if stage == "train_sweep" and training["sweep_replicas"] is not None:
+    if stage in ("train_sweep", "train_schedule") and training["sweep_replicas"] is not None:
         return int(training["sweep_replicas"])
     return int(training["replicas"])
 
@@ -80,4 +101,6 @@ def condition_section(config: dict, job: Job) -> dict:
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
         section["protocol"] = {"kind": entry["kind"], "options": entry["options"], "tau": job.tau}
+        if job.schedule is not None:
+            section["protocol"]["schedule"] = protocol_schedule(config, job.protocol, job.schedule)
     return section

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .jobs import n_blocks, protocol_config
+from .jobs import n_blocks, protocol_config, schedule_label
 
 BASELINE_BLOCK = "train_baseline/block{block}.parquet"
 SINGLE_FREQUENCY_BLOCK = "train_single_frequency/{protocol}/block{block}.parquet"
 SWEEP_BLOCK = "train_sweep/{protocol}/tau{tau}/block{block}.parquet"
+SCHEDULE_BLOCK = "train_schedule/{protocol}/{schedule}/block{block}.parquet"
 SURVIVAL_DIR = "survival"
 PREDICT_DIR = "predict/{protocol}"
 DESIGN_ROUND = "design/{protocol}/round{round}.json"
@@ -25,7 +26,8 @@ VALIDATE_DIR = "validate/{protocol}"
 FIGURES_DIR = "figures"
 TABLES_DIR = "tables"
 REGRET_DIR = "regret"
-FIGURE_NAMES = ("trajectories", "survival", "qss_evidence", "response", "mfpt_vs_tau", "accuracy_vs_tau")
+FIGURE_NAMES = ("trajectories", "survival", "qss_evidence", "response", "mfpt_vs_tau", "accuracy_vs_tau",
+                "predicted_vs_measured")
 FIGURE_FORMATS = ("png", "pdf")
 TABLE_NAMES = ("validation", "optimum", "design", "recommendation")
 TABLE_FORMATS = ("csv", "md")
@@ -45,6 +47,10 @@ def single_frequency_block(protocol="{protocol}", block="{block}", root="results
 
 def sweep_block(protocol="{protocol}", tau="{tau}", block="{block}", root="results") -> str:
     return _under(root, SWEEP_BLOCK, protocol=protocol, tau=tau, block=block)
+
+
+def schedule_block(protocol="{protocol}", schedule="{schedule}", block="{block}", root="results") -> str:
+    return _under(root, SCHEDULE_BLOCK, protocol=protocol, schedule=schedule, block=block)
 
 
 def log_of(result, root="results") -> str:
@@ -92,6 +98,26 @@ def sweep_blocks(config: dict, protocol: str, root="results", taus=None) -> dict
     taus = protocol_config(config, protocol)["sweep_taus"] if taus is None else taus
     blocks = range(n_blocks(config, "train_sweep"))
     return {int(tau): [sweep_block(protocol, tau, b, root) for b in blocks] for tau in taus}
+
+
+def schedule_blocks(config: dict, protocol: str, root="results") -> dict[str, list[str]]:
+    """Training blocks of each configured schedule of the protocol, by label
+    (:func:`fptopt.pipeline.jobs.schedule_label`), in config order."""
+    blocks = range(n_blocks(config, "train_schedule"))
+    return {label: [schedule_block(protocol, label, b, root) for b in blocks]
+            for label in map(schedule_label, protocol_config(config, protocol)["schedules"])}
+
+
+def schedule_inputs(by_label: dict[str, list]) -> dict[str, list]:
+    """``{label: [files]}`` as named inputs ``schedule{i}`` (i: the schedule's
+    place in the config; a label is not an identifier)."""
+    return {f"schedule{i}": list(files) for i, files in enumerate(by_label.values())}
+
+
+def schedules_from_inputs(config: dict, protocol: str, inputs) -> dict[str, list[str]]:
+    """The inverse of :func:`schedule_inputs` on a rule's named inputs."""
+    labels = [schedule_label(s) for s in protocol_config(config, protocol)["schedules"]]
+    return {label: [str(f) for f in inputs[f"schedule{i}"]] for i, label in enumerate(labels)}
 
 
 def design_plan(config: dict, protocol: str, root="results", rounds: int | None = None,
@@ -185,6 +211,8 @@ def predict_outputs(protocol: str = "{protocol}", root="results") -> dict[str, s
     folder = Path(root) / PREDICT_DIR.format(protocol=protocol)
     names = {"prediction": "prediction.csv", "survival": "prediction_survival.csv", "summary": "summary.json",
              "response": "response.parquet", "renewal": "renewal.parquet", "closure": "closure.parquet",
+             "schedules": "schedules.csv", "schedules_survival": "schedules_survival.csv",
+             "schedule_search": "schedule_search.csv",
              "single_survival": "single_frequency_survival.parquet", "single_summary": "single_frequency.json"}
     return {key: str(folder / name) for key, name in names.items()}
 
@@ -220,8 +248,18 @@ def validate_inputs(config: dict, protocol: str, root="results") -> dict:
     """The validate rule's inputs by name; the swept blocks as ``sweep_tau{τ}``."""
     predicted = predict_outputs(protocol, root)
     return {"prediction": predicted["prediction"], "survival": predicted["survival"],
+            "schedules": predicted["schedules"], "schedules_survival": predicted["schedules_survival"],
             "baseline": baseline_blocks(config, root),
-            **by_tau_inputs("sweep", sweep_blocks(config, protocol, root))}
+            **by_tau_inputs("sweep", sweep_blocks(config, protocol, root)),
+            **schedule_inputs(schedule_blocks(config, protocol, root))}
+
+
+def validate_from_inputs(config: dict, protocol: str, inputs) -> dict:
+    """The keyword arguments of the validate stage from :func:`validate_inputs`' names."""
+    return {"prediction_path": str(inputs["prediction"]), "prediction_survival_path": str(inputs["survival"]),
+            "schedules_path": str(inputs["schedules"]), "schedules_survival_path": str(inputs["schedules_survival"]),
+            "sweep_paths": by_tau_from_inputs(inputs, "sweep"), "baseline_paths": [str(f) for f in inputs["baseline"]],
+            "schedule_paths": schedules_from_inputs(config, protocol, inputs)}
 
 
 def regret_inputs(config: dict, root="results") -> dict:

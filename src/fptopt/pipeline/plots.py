@@ -181,6 +181,33 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
     return figure
 
 
+def predicted_vs_measured(validation: pd.DataFrame, horizon: int, band: float = 0.05):
+    """Predicted against measured ⟨T ∧ H⟩ for every validated condition: the
+    swept periods (circles) and the configured schedules (diamonds), per
+    protocol, with both intervals; the diagonal and a ±``band`` relative band."""
+    figure, axis = plt.subplots(figsize=(5.0, 4.4))
+    colors = dict(zip(validation["protocol"].unique(), sns.color_palette(n_colors=validation["protocol"].nunique()),
+                      strict=True))
+    for (protocol, is_schedule), rows in validation.groupby([validation["protocol"], validation["schedule"].notna()]):
+        label = f"{protocol}, {'schedules' if is_schedule else 'periods'}"
+        axis.errorbar(rows["measured_mfpt"], rows["predicted_mfpt"],
+                      xerr=[rows["measured_mfpt"] - rows["measured_low"],
+                            rows["measured_high"] - rows["measured_mfpt"]],
+                      yerr=[(rows["predicted_mfpt"] - rows["predicted_low"]).clip(lower=0).fillna(0),
+                            (rows["predicted_high"] - rows["predicted_mfpt"]).clip(lower=0).fillna(0)],
+                      fmt="D" if is_schedule else "o", color=colors[protocol], capsize=2, alpha=0.85, label=label)
+    values = validation[["measured_mfpt", "predicted_mfpt"]].to_numpy(dtype=float)
+    low, high = np.nanmin(values) * 0.9, np.nanmax(values) * 1.1
+    line = np.linspace(low, high, 2)
+    axis.plot(line, line, color="gray", lw=1)
+    axis.fill_between(line, line * (1 - band), line * (1 + band), color="gray", alpha=0.12, lw=0,
+                      label=f"±{band:.0%} of measured")
+    axis.set(xlim=(low, high), ylim=(low, high), xlabel=f"measured ⟨T ∧ {horizon}⟩ (epochs)",
+             ylabel=f"predicted ⟨T ∧ {horizon}⟩ (epochs)")
+    axis.legend(fontsize=6)
+    return figure
+
+
 def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
     """Draw every figure of the study from the stage outputs named in ``inputs``
     (keys: baseline, single, survival, single_survivals, qss, distance, predictions, summaries,
@@ -189,7 +216,7 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
 
     from ..storage import read_table
     from .config import horizon as config_horizon
-    from .tables import baseline_final_value, validation_table
+    from .tables import baseline_final_value, periods_only, validation_table
 
     out_dir = Path(out_dir)
     column, target = config["observable"]["column"], config["observable"]["target"]
@@ -200,7 +227,8 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
               f"{first['name']}, τ* = {first['tau_star']}": pd.concat([read_table(p) for p in inputs["single"]])}
     predictions = pd.concat([read_table(p).assign(protocol=e["name"])
                              for p, e in zip(inputs["predictions"], config["protocols"], strict=True)])
-    sweeps = validation_table(inputs["validations"])
+    validated = validation_table(inputs["validations"])
+    sweeps = periods_only(validated)
     baseline_final = baseline_final_value(inputs["validations"])
     baseline_mfpt = qss["conditions"]["baseline"]["mfpt_restricted"]
     summaries = {}
@@ -215,6 +243,7 @@ def figures_stage(config: dict, inputs: dict, out_dir) -> list[Path]:
         "response": response(pd.concat([read_table(p) for p in inputs["responses"]])),
         "mfpt_vs_tau": mfpt_vs_tau(predictions, sweeps, baseline_mfpt, h, summaries),
         "accuracy_vs_tau": accuracy_vs_tau(sweeps, baseline_final, column),
+        "predicted_vs_measured": predicted_vs_measured(validated, h),
     }
     return [path for name, figure in figures.items() for path in save(figure, out_dir / name)]
 

@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ..stats.analyze import analyze, write_analysis
+from ..stats.design import SCHEDULE_COLUMNS, Schedule
 from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import FirstPassage, first_passage, kaplan_meier
 from ..stats.validation import compare
-from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table
+from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table, write_texts
 from .config import design_settings, qss_settings
 from .config import horizon as config_horizon
-from .jobs import Job, condition_section, exempt_replicas, protocol_config, stage_replicas
+from .jobs import Job, condition_section, exempt_replicas, protocol_config, schedule_label, stage_replicas
 from .provenance import provenance
 
 
@@ -30,9 +31,9 @@ class StaleInputError(ValueError):
 
 
 def load_condition(paths, config: dict, stage: str, protocol: str | None = None,
-                   tau: int | None = None) -> pd.DataFrame:
+                   tau: int | None = None, schedule: str | None = None) -> pd.DataFrame:
     """Concatenate the blocks of one condition, checking their provenance."""
-    expected = config_hash(condition_section(config, Job(stage, protocol, tau, 0)))
+    expected = config_hash(condition_section(config, Job(stage, protocol, tau, 0, schedule)))
     frames = []
     for path in paths:
         made_by = table_meta(path).get("config_hash") if str(path).endswith(".parquet") else None
@@ -194,9 +195,18 @@ class DesignAnalysis:
     frames: dict
 
 
+def configured_schedules(config: dict, protocol: str) -> dict:
+    """The protocol's configured schedules as ``{label: Schedule}`` (label: the
+    name in paths, :func:`fptopt.pipeline.jobs.schedule_label`; the value: the
+    analysis' :class:`fptopt.stats.design.Schedule`), in config order."""
+    return {schedule_label(spec): Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec
+            else Schedule(rate=float(spec["poisson"])) for spec in protocol_config(config, protocol)["schedules"]}
+
+
 def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths, design_paths: dict,
-                    bootstrap: int | None = None) -> DesignAnalysis:
-    """:class:`DesignAnalysis` of one protocol from its training tables."""
+                    bootstrap: int | None = None, schedules=None, search_schedules: bool = False) -> DesignAnalysis:
+    """:class:`DesignAnalysis` of one protocol from its training tables (with
+    ``schedules`` also their predictions, :func:`fptopt.stats.design.predict_schedules`)."""
     column, target, direction = _observable(config)
     analysis = config["analysis"]
     baseline_frame = load_condition(baseline_paths, config, "train_baseline")
@@ -208,7 +218,7 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
-                     design=design_settings(config))
+                     design=design_settings(config), schedules=schedules, search_schedules=search_schedules)
     cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values()))
     return DesignAnalysis(result=result, replica_epochs=cost, frames=frames)
 
@@ -242,13 +252,19 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
     are ``outputs[name]`` (:func:`fptopt.pipeline.paths.predict_outputs`)."""
     design_paths = design_paths or {}
     tau_star = protocol_config(config, protocol)["tau_star"]
+    schedules = list(configured_schedules(config, protocol).values())
     analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
-                               design_paths=design_paths)
+                               design_paths=design_paths, schedules=schedules, search_schedules=True)
     result, replica_epochs, frames = analysis.result, analysis.replica_epochs, analysis.frames
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
                                                *(q for paths in design_paths.values() for q in paths)]}
     destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
-                    "summary.json": outputs["summary"]}
+                    "summary.json": outputs["summary"], "schedules.csv": outputs["schedules"],
+                    "schedules_survival.csv": outputs["schedules_survival"],
+                    "schedule_search.csv": outputs["schedule_search"]}
+    if not schedules:  # the files exist either way: the validate rule reads them
+        write_texts({Path(outputs["schedules"]): ",".join(SCHEDULE_COLUMNS) + "\n",
+                     Path(outputs["schedules_survival"]): "schedule,t,sf\n"})
     write_analysis(result, inputs_hashes=inputs, destinations=destinations,
                    extra_summary={"protocol": protocol, "replica_epochs_trained": replica_epochs,
                                   # a grid of every predicted period, each replica stopping at its first
@@ -308,10 +324,12 @@ def accuracy_summary(values: np.ndarray, h: int) -> dict:
 
 
 def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_survival_path,
-                   sweep_paths: dict[int, list], baseline_paths, outputs: dict) -> None:
-    """Predicted vs measured ⟨T_τ ∧ H⟩ and Ψ_τ at every swept period; writes
-    ``outputs["validation"]`` and ``outputs["measured"]``
-    (:func:`fptopt.pipeline.paths.validate_outputs`)."""
+                   sweep_paths: dict[int, list], baseline_paths, outputs: dict, schedules_path=None,
+                   schedules_survival_path=None, schedule_paths: dict[str, list] | None = None) -> None:
+    """Predicted vs measured ⟨T ∧ H⟩ and Ψ at every swept period (``kind``
+    ``sweep``) and under every configured schedule (``schedule``: its label,
+    ``kind`` ``schedule``); writes ``outputs["validation"]`` and
+    ``outputs["measured"]`` (:func:`fptopt.pipeline.paths.validate_outputs`)."""
     column, target, direction = _observable(config)
     h = config_horizon(config)
     level = config["analysis"]["confidence_level"]
@@ -333,6 +351,24 @@ def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_s
                      "replica_epochs_trained": replica_epochs_trained(frame), **_accuracy_summary(frame, config)})
         measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_sweep/{protocol}/tau{tau}",
                                             protocol, tau))
+    labels = configured_schedules(config, protocol)
+    if schedule_paths:
+        predicted = read_table(schedules_path).set_index("schedule")
+        schedule_curves = read_table(schedules_survival_path)
+    for label, paths in (schedule_paths or {}).items():
+        name = labels[label].label  # as fptopt analyze names it in schedules.csv
+        frame = load_condition(paths, config, "train_schedule", protocol, schedule=label)
+        measured = first_passage(trajectories(frame, column)[:, :h], target, direction)
+        row = predicted.loc[name]
+        predicted_curve = schedule_curves.loc[schedule_curves["schedule"] == name].sort_values("t")["sf"].to_numpy()
+        comparison = compare(predicted_curve, row["mfpt"], row["mfpt_low"], row["mfpt_high"], measured, h, level)
+        rows.append({"protocol": protocol, "tau": None, "schedule": name, "kind": "schedule", **comparison.as_dict(),
+                     "extrapolated": not bool(row["trusted"]), "source_tau": int(row["source_tau"]),
+                     "outside_qss": None if pd.isna(row["outside_qss"]) else bool(row["outside_qss"]),
+                     "censored_fraction": measured.censored_fraction, "n_diverged": n_diverged(frame),
+                     "replica_epochs_trained": replica_epochs_trained(frame), **_accuracy_summary(frame, config)})
+        measured_curves.append(_curve_frame(kaplan_meier(measured, h, level), f"train_schedule/{protocol}/{label}",
+                                            protocol, 0).assign(schedule=name))
     meta = provenance(config, stage="validate", protocol=protocol)
     write_table(pd.DataFrame(rows), outputs["validation"], meta)
     write_table(pd.concat(measured_curves, ignore_index=True), outputs["measured"], meta)

@@ -25,21 +25,33 @@ import pandas as pd
 from ..storage import atomic_path, read_table, write_table
 from .config import horizon as config_horizon
 
-VALIDATION_COLUMNS = ["protocol", "tau", "predicted_mfpt", "predicted_low", "predicted_high", "measured_mfpt",
-                      "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci", "extrapolated",
-                      "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth", "best_acc",
-                      "best_acc_halfwidth", "full_horizon_replicas", "horizon", "n_replicas", "n_diverged",
+VALIDATION_COLUMNS = ["protocol", "tau", "schedule", "source_tau", "predicted_mfpt", "predicted_low", "predicted_high",
+                      "measured_mfpt", "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci",
+                      "extrapolated", "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth",
+                      "best_acc", "best_acc_halfwidth", "full_horizon_replicas", "horizon", "n_replicas", "n_diverged",
                       "replica_epochs_trained"]
 
 
 def validation_table(validate_paths: list) -> pd.DataFrame:
-    """All swept periods of all protocols, in the fixed column order above."""
+    """All swept periods of all protocols, then their configured schedules
+    (``tau`` empty, ``schedule`` their label, ``source_tau`` the measured period
+    whose response predicted them), in the fixed column order above."""
     frames = [read_table(path) for path in validate_paths]
     table = pd.concat(frames, ignore_index=True)
-    table = table[table["kind"] == "sweep"].rename(columns={
+    table = table[table["kind"].isin(["sweep", "schedule"])].rename(columns={
         "final_value": "final_acc", "final_value_halfwidth": "final_acc_halfwidth",
         "best_value": "best_acc", "best_value_halfwidth": "best_acc_halfwidth"})
-    return table[VALIDATION_COLUMNS].sort_values(["protocol", "tau"]).reset_index(drop=True)
+    table = table.reindex(columns=VALIDATION_COLUMNS + ["kind"])
+    for column in ("tau", "source_tau"):
+        table[column] = table[column].astype("Int64")
+    table["order"] = table["kind"].map({"sweep": 0, "schedule": 1})
+    table = table.sort_values(["protocol", "order", "tau"], kind="stable")
+    return table[VALIDATION_COLUMNS].reset_index(drop=True)
+
+
+def periods_only(validation: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`validation_table` at a period (not a schedule)."""
+    return validation[validation["schedule"].isna()]
 
 
 def baseline_final_value(validate_paths: list) -> float:
@@ -61,7 +73,8 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
     rows = []
     for entry in config["protocols"]:
         name, summary = entry["name"], summaries[entry["name"]]
-        swept = validation[validation["protocol"] == name]
+        periods = periods_only(validation)
+        swept = periods[periods["protocol"] == name]
         measured_best = swept.loc[swept["measured_mfpt"].idxmin()] if not swept.empty else None
         rows.append({
             "protocol": name, "tau_star": entry["tau_star"],
@@ -317,6 +330,35 @@ def results_block(results_dir, search_comparisons=()) -> str:
               + ", ".join(f"{protocol} {int(n) + 1} rounds" for protocol, n in rounds.items())
               + "; each row: the replicas per condition, the optimum, the indifferent set and the next experiment).",
               ""]
+    validation = pd.read_csv(root / "tables" / "validation.csv")
+    if "schedule" in validation and validation["schedule"].notna().any():
+        schedules = validation[validation["schedule"].notna()]
+        inside = schedules[~schedules["extrapolated"].astype(bool) & ~schedules["outside_qss"].astype(bool)]
+        shown = schedules[["protocol", "schedule", "source_tau", "extrapolated", "outside_qss", "predicted_mfpt",
+                           "predicted_low", "predicted_high", "measured_mfpt", "measured_low", "measured_high",
+                           "rel_error", "in_ci"]]
+        lines += [f"**Schedules beyond a period** (`results/tables/validation.csv`, rows with a `schedule`): "
+                  f"predicted from the design's measured periods, then trained with "
+                  f"{int(schedules['n_replicas'].min())} replicas each. Median absolute relative error "
+                  f"{schedules['rel_error'].abs().median():.3f} over all {len(schedules)}, "
+                  f"{inside['rel_error'].abs().median():.3f} over the {len(inside)} trusted ones whose perturbations "
+                  f"all fall in the QSS (the swept periods: "
+                  f"{periods_only(validation)['rel_error'].abs().median():.3f}).", "", _shown(shown), ""]
+    searched = []
+    for name in optimum["protocol"]:
+        summary_path = root / "predict" / name / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        for best in summary.get("beyond_periods") or []:
+            label = (f"after {best['first']}, then every {best['tau']}" if best["kind"] == "two_phase"
+                     else best["schedule"])
+            searched.append({"protocol": name, "kind": best["kind"], "schedule": label,
+                             "mfpt": best["mfpt"], "mfpt_low": best["mfpt_low"], "mfpt_high": best["mfpt_high"],
+                             "trusted": best["trusted"], "best_period_mfpt": summary["optimal_mfpt"],
+                             "better_than_best_period": best["better_than_best_period"]})
+    if searched:
+        lines += ["**Searched beyond periods** (`results/predict/<protocol>/schedule_search.csv`: every two-phase "
+                  "schedule and a timer at every rate 1/τ, by the closure; the best of each kind, predicted only):",
+                  "", _shown(pd.DataFrame(searched)), ""]
     regret = root / "tables" / "regret.csv"
     if regret.exists():
         lines += ["**Against the dense truth** (every τ of `regret.max_tau` trained; `results/tables/regret.csv`):", "",

@@ -17,7 +17,7 @@ from ..train.data import load_dataset
 from ..train.models import build_model
 from ..train.protocols import Schedule, get_protocol
 from ..train.training import Perturbation, StopAtTarget, TrainSettings, replica_seed, train_block
-from .jobs import STAGES, Job, block_replicas, condition_section, exempt_replicas, protocol_config
+from .jobs import STAGES, Job, block_replicas, condition_section, exempt_replicas, protocol_config, protocol_schedule
 from .provenance import ensure_writable, provenance, write_sidecar
 
 
@@ -43,6 +43,14 @@ def _settings(config: dict, device: str | None) -> TrainSettings:
     )
 
 
+def _schedule(config: dict, job: Job) -> Schedule:
+    """A period's schedule, or a configured schedule's explicit epochs or timer."""
+    if job.schedule is None:
+        return Schedule(period=job.tau)
+    spec = protocol_schedule(config, job.protocol, job.schedule)
+    return Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec else Schedule(rate=float(spec["poisson"]))
+
+
 def resolve_device(requested: str) -> str:
     """``auto`` picks CUDA when present; asking for CUDA without one is an error."""
     if requested == "auto":
@@ -66,7 +74,7 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     perturbation = None
     if job.protocol is not None:
         entry = protocol_config(config, job.protocol)
-        perturbation = Perturbation(get_protocol(entry["kind"]), dict(entry["options"]), Schedule(period=job.tau))
+        perturbation = Perturbation(get_protocol(entry["kind"]), dict(entry["options"]), _schedule(config, job))
     replicas = block_replicas(config, job.block, job.stage)
     seeds = [replica_seed(config["seed"], job.condition, r) for r in replicas]
     settings = _settings(config, resolve_device(config["training"]["device"]))
@@ -88,6 +96,8 @@ def run_training_job(config: dict, job: Job, out: str | Path, checkpoint_dir: st
     table.insert(0, "condition", job.condition)
     table.insert(1, "protocol", job.protocol or "none")
     table.insert(2, "tau", job.tau if job.tau is not None else 0)
+    if job.schedule is not None:
+        table.insert(3, "schedule", job.schedule)
     meta = provenance(section, condition=job.condition, block=job.block, seeds=seeds, split=dataset.split,
                       replica_epochs_trained=int(table["trained"].sum()))
     write_table(table, out, meta)

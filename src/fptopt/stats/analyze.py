@@ -41,7 +41,9 @@ from .design import (
     multi_frequency,
     predict_schedules,
     renewal_check,
+    schedule_survival,
 )
+from .design import search_schedules as search_beyond_periods  # a name free for analyze's flag
 from .qss import QSSResult, detect_qss
 from .survival import DIRECTIONS, SurvivalCurve, first_passage, kaplan_meier
 from .theory import Response, response_function
@@ -75,6 +77,8 @@ class AnalysisResult:
     censored_short: dict[str, int] = field(default_factory=dict)
     missing_values: dict[str, int] = field(default_factory=dict)
     schedules: pd.DataFrame | None = None  # predict_schedules' table, when schedules were asked for
+    schedule_survival: pd.DataFrame | None = None  # and their point survival curves (schedule, t, sf)
+    schedule_search: pd.DataFrame | None = None  # two-phase schedules and timers searched (search_schedules)
     replicas: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -143,7 +147,18 @@ class AnalysisResult:
             "censored_short_replicas": dict(self.censored_short),
             "missing_values": dict(self.missing_values),
             "bootstrap_resamples": m.n_resamples,
+            "beyond_periods": self._beyond_periods(),
         }
+
+    def _beyond_periods(self) -> list | None:
+        """The best two-phase schedule and the best timer of the search (None without it)."""
+        if self.schedule_search is None:
+            return None
+        best = self.schedule_search[self.schedule_search["best"]]
+        columns = ["kind", "schedule", "first", "tau", "rate", "mfpt", "mfpt_low", "mfpt_high", "trusted",
+                   "outside_qss", "source_tau", "better_than_best_period"]
+        return [{key: (None if pd.isna(value) else value) for key, value in row.items()}
+                for row in best[columns].astype(object).to_dict("records")]
 
     def _at_optimum(self, values: np.ndarray) -> float:
         return float(values[int(np.flatnonzero(self.multi.taus == self.multi.optimal_tau)[0])])
@@ -172,7 +187,7 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
             qss_options: dict | None = None, design: DesignSettings | None = None,
-            schedules=None) -> AnalysisResult:
+            schedules=None, search_schedules: bool = False) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
@@ -185,6 +200,10 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     periods indistinguishable from the best (:func:`~fptopt.stats.design.decide`).
     ``schedules`` (:class:`~fptopt.stats.design.Schedule`: explicit perturbation
     epochs or a Poisson rate) are predicted too (:func:`~fptopt.stats.design.predict_schedules`).
+    ``search_schedules`` searches beyond periods with the closure: every
+    two-phase schedule (first perturbation after s₁, then every τ of the grid)
+    and a Poisson timer at every rate 1/τ of the grid, against the best period
+    (:func:`~fptopt.stats.design.search_schedules`; ``result.schedule_search``).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -256,14 +275,24 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
                                   multi.mfpt_high[index], measured, horizon, confidence_level)
     design = DesignSettings(trust_ratio=trust_ratio) if design is None else design
     replicas = {"baseline": base_fp.n_replicas} | {f"tau{tau}": fp.n_replicas for tau, fp in sorted(runs.items())}
-    schedule_table = None
+    schedule_table = schedule_curves = None
     if schedules:
         schedule_table = predict_schedules(base_fp, runs, schedules, horizon, trust_ratio=trust_ratio,
-                                           n_resamples=bootstrap, confidence_level=confidence_level, seed=seed)
+                                           n_resamples=bootstrap, confidence_level=confidence_level, seed=seed,
+                                           t_q=qss.t_q)
+        schedule_curves = schedule_survival(base_fp, runs, schedules, horizon)
+    search = None
+    if search_schedules:
+        search = search_beyond_periods(base_fp, runs, horizon, taus=multi.taus,
+                                       rates=sorted({1.0 / t for t in multi.taus}),
+                                       best_period_mfpt=float(multi.optimal_mfpt), t_q=qss.t_q,
+                                       trust_ratio=trust_ratio, n_resamples=bootstrap,
+                                       confidence_level=confidence_level, seed=seed)
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
                           decision=decide(multi, runs, design), validation=validation,
                           censored_short=censored_short, missing_values=gaps, schedules=schedule_table,
+                          schedule_survival=schedule_curves, schedule_search=search,
                           replicas=replicas)
 
 
@@ -296,7 +325,8 @@ def _tau_grid(taus, horizon: int, sweeps: dict) -> np.ndarray:
 def write_analysis(result: AnalysisResult, out_dir=None, *, inputs_hashes: dict | None = None,
                    extra_summary: dict | None = None, destinations: dict | None = None) -> list[Path]:
     """Write ``prediction.csv``, ``prediction_survival.csv``, ``summary.json``,
-    (with sweeps) ``validation.csv`` and (with schedules) ``schedules.csv`` into ``out_dir``, or each to the path
+    (with sweeps) ``validation.csv``, (with schedules) ``schedules.csv`` and
+    ``schedules_survival.csv`` and (with the search) ``schedule_search.csv`` into ``out_dir``, or each to the path
     ``destinations[name]`` gives (the pipeline's explicit outputs). Every file
     is rendered in memory first, then all are written together
     (:func:`fptopt.storage.write_texts`)."""
@@ -309,6 +339,9 @@ def write_analysis(result: AnalysisResult, out_dir=None, *, inputs_hashes: dict 
         contents["validation.csv"] = result.validation_table().to_csv(index=False)
     if result.schedules is not None:
         contents["schedules.csv"] = result.schedules.to_csv(index=False)
+        contents["schedules_survival.csv"] = result.schedule_survival.to_csv(index=False)
+    if result.schedule_search is not None:
+        contents["schedule_search.csv"] = result.schedule_search.to_csv(index=False)
     if destinations is None:
         if out_dir is None:
             raise ValueError("write_analysis needs out_dir or destinations")

@@ -60,7 +60,8 @@ from .theory import extend_response, periodic_survival, predict_poisson, predict
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
            "next_period", "renewal_check", "replay_design", "DesignSettings", "Decision", "decide",
-           "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules", "Schedule"]
+           "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules",
+           "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -617,6 +618,9 @@ def replay_design(baseline: FirstPassage, runs: dict, *, tau_star: int, taus, ho
     return records
 
 
+SCHEDULE_COLUMNS = ("schedule", "mfpt", "mfpt_low", "mfpt_high", "trusted", "source_tau", "outside_qss")
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A perturbation regime beyond one period: explicit epochs (perturb after
@@ -647,6 +651,11 @@ class Schedule:
         gaps = np.diff(epochs) if len(epochs) > 1 else np.array([horizon - epochs[0]] if epochs else [0])
         return float(np.max(gaps))
 
+    def acts_before(self, epoch: int) -> bool:
+        """Whether a perturbation can come after an epoch before ``epoch`` (a timer
+        can act after any epoch ≥ 1)."""
+        return bool(self.epochs[0] < epoch) if self.epochs else epoch > 1
+
     def shortest_gap(self, horizon: int) -> float:
         if self.rate is not None:
             return 1.0 / self.rate
@@ -661,7 +670,7 @@ class Schedule:
 
 def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: int, *,
                       trust_ratio: float = DEFAULT_TRUST_RATIO, n_resamples: int = 0,
-                      confidence_level: float = 0.95, seed=None, chunk_size: int = 50):
+                      confidence_level: float = 0.95, seed=None, chunk_size: int = 50, t_q: int | None = None):
     """``⟨T_S ∧ H⟩`` of each :class:`Schedule` by the renewal closure, with percentile intervals.
 
     The unperturbed ``Ψ`` is the pooled one of :func:`multi_frequency`; the
@@ -669,12 +678,17 @@ def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: in
     the schedule's typical gap (its longest gap, or ``1/rate`` for a Poisson
     timer), else the longest measured period — the rule for periods, with the
     gap in place of τ. A prediction is ``trusted`` when every gap lies in
-    ``[trust_ratio·τ_m, τ_m]`` (for a Poisson timer: ``1/rate`` does), as for a
-    period. The bootstrap resamples the same replicas, with one stream per
-    input, as :func:`multi_frequency` does.
+    ``[trust_ratio·τ_m, τ_m]``, as for a period; a Poisson timer never is (its
+    geometric gaps fall outside any such window with probability near one:
+    short ones hit a state a perturbation has just left, long ones need the
+    response continued past τ_m). ``outside_qss`` (with ``t_q``): a perturbation
+    can come before the QSS onset (an explicit schedule's first epoch is
+    below ``t_q``; a timer can act after any epoch), as ``τ < t_q`` for a period.
+    The bootstrap resamples the same replicas, with one stream per input, as
+    :func:`multi_frequency` does.
 
     Returns a :class:`pandas.DataFrame`: ``schedule, mfpt, mfpt_low, mfpt_high,
-    trusted, source_tau``.
+    trusted, source_tau, outside_qss`` (``outside_qss`` missing without ``t_q``).
 
     References
     ----------
@@ -684,20 +698,10 @@ def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: in
     import pandas as pd
 
     schedules = list(schedules)
-    measured_taus = np.array(sorted(int(t) for t in runs), dtype=int)
-    grid = measured_taus
-    sources = _sources(grid, measured_taus)
-    measured = np.ones(grid.size, bool)
-    source_taus = [_schedule_source(schedule, measured_taus, horizon) for schedule in schedules]
+    source_taus = _schedule_sources(schedules, runs, horizon)
 
     def values(weights):
-        point = _evaluate(baseline, runs, grid, sources, measured, horizon, weights)
-        out = np.empty((point["psi"].shape[0], len(schedules)))
-        for j, (schedule, tau_m) in enumerate(zip(schedules, source_taus, strict=True)):
-            phi = point["responses"][tau_m]  # continued past τ_m to the horizon (extend_response)
-            for b in range(out.shape[0]):
-                out[b, j] = schedule.survival(point["psi"][b], phi[b], horizon)[:horizon].sum()
-        return out
+        return _schedule_curves(baseline, runs, schedules, source_taus, horizon, weights)[..., :horizon].sum(axis=-1)
 
     estimate = values(None)[0]
     low = high = np.full(len(schedules), np.nan)
@@ -710,13 +714,106 @@ def predict_schedules(baseline: FirstPassage, runs: dict, schedules, horizon: in
     rows = []
     for j, (schedule, tau_m) in enumerate(zip(schedules, source_taus, strict=True)):
         gap, shortest = schedule.typical_gap(horizon), schedule.shortest_gap(horizon)
+        trusted = schedule.rate is None and gap <= tau_m and shortest >= trust_ratio * tau_m
         rows.append({"schedule": schedule.label, "mfpt": float(estimate[j]), "mfpt_low": float(low[j]),
-                     "mfpt_high": float(high[j]), "trusted": bool(gap <= tau_m and shortest >= trust_ratio * tau_m),
-                     "source_tau": int(tau_m)})
-    return pd.DataFrame(rows, columns=["schedule", "mfpt", "mfpt_low", "mfpt_high", "trusted", "source_tau"])
+                     "mfpt_high": float(high[j]), "trusted": bool(trusted), "source_tau": int(tau_m),
+                     "outside_qss": None if t_q is None else schedule.acts_before(int(t_q))})
+    return pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
 
 
-def _schedule_source(schedule: "Schedule", measured_taus: np.ndarray, horizon: int) -> int:
-    gap = schedule.typical_gap(horizon)
-    longer = measured_taus[measured_taus >= gap]
-    return int(longer.min() if longer.size else measured_taus.max())
+def schedule_survival(baseline: FirstPassage, runs: dict, schedules, horizon: int):
+    """The point survival curves ``Ψ_S(t)``, ``t = 0..H``, behind
+    :func:`predict_schedules`' ``mfpt`` (the same Ψ, responses and source rule),
+    as a tidy :class:`pandas.DataFrame`: ``schedule, t, sf``."""
+    import pandas as pd
+
+    schedules = list(schedules)
+    curves = _schedule_curves(baseline, runs, schedules, _schedule_sources(schedules, runs, horizon), horizon, None)[0]
+    return pd.DataFrame({"schedule": np.repeat([s.label for s in schedules], horizon + 1),
+                         "t": np.tile(np.arange(horizon + 1), len(schedules)), "sf": curves.ravel()})
+
+
+def _schedule_sources(schedules, runs: dict, horizon: int) -> list[int]:
+    """The measured period whose response each schedule is predicted from (the
+    shortest at least as long as its typical gap, else the longest)."""
+    measured_taus = np.array(sorted(int(t) for t in runs), dtype=int)
+    sources = []
+    for schedule in schedules:
+        longer = measured_taus[measured_taus >= schedule.typical_gap(horizon)]
+        sources.append(int(longer.min() if longer.size else measured_taus.max()))
+    return sources
+
+
+def _schedule_curves(baseline, runs, schedules, source_taus, horizon, weights) -> np.ndarray:
+    """``Ψ_S(0..H)`` of each schedule for a batch of replica weights: (batch, schedules, H + 1)."""
+    grid = np.array(sorted(int(t) for t in runs), dtype=int)
+    point = _evaluate(baseline, runs, grid, _sources(grid, grid), np.ones(grid.size, bool), horizon, weights)
+    out = np.empty((point["psi"].shape[0], len(schedules), horizon + 1))
+    for j, (schedule, tau_m) in enumerate(zip(schedules, source_taus, strict=True)):
+        phi = point["responses"][tau_m]  # continued past τ_m to the horizon (extend_response)
+        for b in range(out.shape[0]):
+            out[b, j] = schedule.survival(point["psi"][b], phi[b], horizon)[: horizon + 1]
+    return out
+
+
+def two_phase(first: int, tau: int, horizon: int) -> Schedule:
+    """A first perturbation after epoch ``first``, then one every ``tau`` epochs
+    (the period ``tau`` when ``first == tau``), up to the horizon."""
+    if first < 1 or tau < 1 or first >= horizon:
+        raise ValueError(f"two_phase: expected 1 <= first < horizon = {horizon} and tau >= 1, got {first}, {tau}")
+    return Schedule(epochs=tuple(range(first, horizon, tau)))
+
+
+def search_schedules(baseline: FirstPassage, runs: dict, horizon: int, *, taus, rates, best_period_mfpt: float,
+                     t_q: int | None = None, trust_ratio: float = DEFAULT_TRUST_RATIO, n_resamples: int = 0,
+                     confidence_level: float = 0.95, seed=None):
+    """Search beyond periods with the closure: every two-phase schedule (first
+    perturbation after ``s₁``, then every ``τ``; ``s₁ ≠ τ``, ``τ`` in ``taus``)
+    and every Poisson timer in ``rates``, each predicted as
+    :func:`predict_schedules` does.
+
+    The best of each kind is chosen among the trusted candidates whose first
+    perturbation falls in the QSS (``s₁ ≥ t_q``), or among all of its kind when
+    none is (always for timers, never trusted: :func:`predict_schedules`); those
+    two get bootstrap intervals and
+    ``better_than_best_period``: their upper bound lies below
+    ``best_period_mfpt`` (better than the best period by more than their own
+    uncertainty).
+
+    Returns a :class:`pandas.DataFrame`, one row per candidate: ``kind``
+    (``two_phase`` | ``poisson``), ``schedule``, ``first``, ``tau``, ``rate``,
+    ``mfpt``, ``trusted``, ``outside_qss``, ``source_tau``, ``best`` and, on the
+    best rows, ``mfpt_low``, ``mfpt_high``, ``better_than_best_period``.
+    """
+    import pandas as pd
+
+    t_q = 1 if t_q is None else int(t_q)
+    entries = [("two_phase", first, int(tau), np.nan, two_phase(first, int(tau), horizon))
+               for tau in sorted(set(int(t) for t in taus)) for first in range(1, horizon) if first != tau]
+    entries += [("poisson", np.nan, np.nan, float(rate), Schedule(rate=float(rate))) for rate in sorted(set(rates))]
+    schedules = [entry[-1] for entry in entries]
+    points = predict_schedules(baseline, runs, schedules, horizon, trust_ratio=trust_ratio, t_q=t_q)
+    table = pd.DataFrame({"kind": [e[0] for e in entries], "schedule": points["schedule"],
+                          "first": pd.array([e[1] for e in entries], dtype="Int64"),
+                          "tau": pd.array([e[2] for e in entries], dtype="Int64"), "rate": [e[3] for e in entries],
+                          "mfpt": points["mfpt"], "trusted": points["trusted"], "source_tau": points["source_tau"]})
+    table["outside_qss"] = points["outside_qss"].astype(bool)
+    table["best"] = False
+    best = []
+    for kind in ("two_phase", "poisson"):
+        rows = table[table["kind"] == kind]
+        eligible = rows[rows["trusted"] & ~rows["outside_qss"]]
+        pool = eligible if not eligible.empty else rows
+        if not pool.empty:
+            best.append(int(pool["mfpt"].idxmin()))
+    table.loc[best, "best"] = True
+    table["mfpt_low"] = table["mfpt_high"] = np.nan
+    table["better_than_best_period"] = pd.array([pd.NA] * len(table), dtype="boolean")
+    if best:
+        intervals = predict_schedules(baseline, runs, [schedules[i] for i in best], horizon, trust_ratio=trust_ratio,
+                                      n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+        table.loc[best, "mfpt_low"] = intervals["mfpt_low"].to_numpy()
+        table.loc[best, "mfpt_high"] = intervals["mfpt_high"].to_numpy()
+        if n_resamples:
+            table.loc[best, "better_than_best_period"] = intervals["mfpt_high"].to_numpy() < best_period_mfpt
+    return table

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 
 from .registry import Registry
@@ -102,25 +103,48 @@ def apply_protocol(
     return out
 
 
+# The Poisson timer's draws come from their own stream of each replica's seed
+# (after the init and data streams of fptopt.train.training).
+TIMER_STREAM = 2
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """When a protocol acts: after every ``period`` epochs, or at listed epochs."""
+    """When a protocol acts: after every ``period`` epochs, at listed epochs, or
+    (``rate``) after each epoch with probability ``rate``, independently per
+    replica: a discrete-time Poisson timer."""
 
     period: int | None = None
     epochs: tuple[int, ...] = ()
+    rate: float | None = None
 
     def __post_init__(self):
         if self.period is not None and self.period < 1:
             raise ValueError(f"tau: expected a period ≥ 1 epoch, got {self.period}")
         if any(e < 1 for e in self.epochs):
             raise ValueError(f"schedule epochs: expected epochs ≥ 1, got {list(self.epochs)}")
+        if self.rate is not None and not 0.0 < self.rate <= 1.0:
+            raise ValueError(f"schedule rate: expected a probability in (0, 1], got {self.rate}")
 
     def acts_after(self, epoch: int) -> bool:
-        """True when the protocol acts right after ``epoch`` (1-based) is recorded."""
+        """True when the protocol acts right after ``epoch`` (1-based) is recorded
+        (for every replica; a Poisson timer decides per replica: :meth:`acts_on`)."""
         if self.period is not None and epoch % self.period == 0:
             return True
         return epoch in self.epochs
 
+    def acts_on(self, epoch: int, seeds) -> np.ndarray:
+        """Which of the replicas with these seeds the protocol acts on right after
+        ``epoch``. The timer's draw is a function of (seed, epoch) alone, so a
+        replica's perturbation epochs do not depend on its block, on which other
+        replicas stopped, or on where a killed job resumed."""
+        acts = np.full(len(seeds), self.acts_after(epoch))
+        if self.rate is not None:
+            draws = np.array([np.random.default_rng([TIMER_STREAM, int(seed), int(epoch)]).random()
+                              for seed in seeds])
+            acts |= draws < self.rate
+        return acts
+
     @property
     def is_empty(self) -> bool:
-        return self.period is None and not self.epochs
+        return self.period is None and not self.epochs and self.rate is None

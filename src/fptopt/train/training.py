@@ -277,20 +277,21 @@ class ReplicaStack:
         return {"test_loss": test_loss.cpu().numpy(), score_name: score.cpu().numpy()}
 
     @torch.no_grad()
-    def perturb(self, perturbation: Perturbation) -> None:
-        """Apply the protocol to the live replicas, each with its own fresh draw."""
+    def perturb(self, perturbation: Perturbation, acts: np.ndarray | None = None) -> None:
+        """Apply the protocol to the live replicas (of those, only where ``acts``,
+        a mask over the stack, when given), each with its own fresh draw."""
         if self.size == 0:
             return
         fresh = draw_stacked_state(self.template, self.init_generators, self.device)
         state = {**{k: v.detach() for k, v in self.params.items()}, **self.buffers}
-        new_state = apply_protocol(
-            perturbation.protocol, state, fresh, self.alive, perturbation.options, self.weight_names
-        )
+        mask = self.alive if acts is None else self.alive & torch.as_tensor(acts, device=self.device)
+        new_state = apply_protocol(perturbation.protocol, state, fresh, mask, perturbation.options,
+                                   self.weight_names)
         # In place: a captured CUDA graph holds the addresses of these tensors.
         for name, tensor in {**self.params, **self.buffers}.items():
             tensor.copy_(new_state[name])
         if perturbation.protocol.resets_optimizer:
-            self.optimizer.reset(self.alive)
+            self.optimizer.reset(mask)
 
     def run_epoch(self, perturbation: Perturbation | None) -> None:
         train_loss = self.train_epoch()
@@ -301,7 +302,9 @@ class ReplicaStack:
         alive = self.alive.cpu().numpy()
         # Frozen because they stopped, not because they diverged: still recorded as stopped.
         diverged = ~alive & ~self.pending
-        acts = perturbation is not None and perturbation.schedule.acts_after(self.epoch)
+        # Per replica of the block (a Poisson timer decides for each; a period for all).
+        acts = (perturbation.schedule.acts_on(self.epoch, self.seeds) if perturbation is not None
+                else np.zeros(len(self.seeds), dtype=bool))
         n_block = len(self.seeds)
 
         def per_block(values, fill=np.nan):  # stack → block positions (NaN or False elsewhere)
@@ -313,7 +316,7 @@ class ReplicaStack:
         record = {name: per_block(np.where(recorded, values, np.nan)) for name, values in observed.items()}
         record["train_loss"] = per_block(np.where(recorded, train_loss, np.nan))
         record["diverged"] = per_block(diverged, fill=False)
-        record["perturbed_after"] = np.full(n_block, acts)
+        record["perturbed_after"] = acts
         record["trained"] = per_block(np.ones(self.size, dtype=bool), fill=False)
         record["stopped"] = self.stopped.copy()
         self.records.append(record)
@@ -327,7 +330,11 @@ class ReplicaStack:
                 self.alive &= torch.as_tensor(~passed, device=self.device)
             if self.pending.any() and self.pending.sum() >= self.stop.compact_fraction * self.size:
                 self.compact(~self.pending)
-        if acts:
+        if perturbation is not None and perturbation.schedule.rate is not None:
+            # A timer: every replica draws its fresh state after every epoch, acting
+            # or not, so its init stream never depends on the other replicas' draws.
+            self.perturb(perturbation, acts[self.positions])
+        elif acts.any():
             self.perturb(perturbation)
 
     # -- checkpointing ----------------------------------------------------------
