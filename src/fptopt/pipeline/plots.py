@@ -183,7 +183,7 @@ def accuracy_vs_tau(validation: pd.DataFrame, baseline_final: float, column: str
 
 def predicted_vs_measured(validation: pd.DataFrame, horizon: int, band: float = 0.05):
     """Predicted against measured ⟨T ∧ H⟩ for every validated condition: the
-    swept periods (circles) and the configured schedules (diamonds), per
+    swept periods (filled circles) and the configured schedules (open diamonds), per
     protocol, with both intervals; the diagonal and a ±``band`` relative band."""
     figure, axis = plt.subplots(figsize=(5.0, 4.4))
     colors = dict(zip(validation["protocol"].unique(), sns.color_palette(n_colors=validation["protocol"].nunique()),
@@ -195,7 +195,8 @@ def predicted_vs_measured(validation: pd.DataFrame, horizon: int, band: float = 
                             rows["measured_high"] - rows["measured_mfpt"]],
                       yerr=[(rows["predicted_mfpt"] - rows["predicted_low"]).clip(lower=0).fillna(0),
                             (rows["predicted_high"] - rows["predicted_mfpt"]).clip(lower=0).fillna(0)],
-                      fmt="D" if is_schedule else "o", color=colors[protocol], capsize=2, alpha=0.85, label=label)
+                      fmt="D" if is_schedule else "o", color=colors[protocol], capsize=2, alpha=0.85, label=label,
+                      markersize=6, markerfacecolor="white" if is_schedule else colors[protocol])
     values = validation[["measured_mfpt", "predicted_mfpt"]].to_numpy(dtype=float)
     low, high = np.nanmin(values) * 0.9, np.nanmax(values) * 1.1
     line = np.linspace(low, high, 2)
