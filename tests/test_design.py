@@ -478,3 +478,66 @@ def test_schedule_search_finds_the_exact_best_two_phase_schedule_and_timer_of_a_
         assert best["mfpt_low"] <= best["mfpt"] <= best["mfpt_high"]
         assert bool(best["better_than_best_period"]) == (best["mfpt_high"] < 12.0)
     assert table.loc[~table["best"], "mfpt_low"].isna().all()
+
+
+def _warm_up_process(rng, replicas, horizon, epochs):
+    """First passages of a process where a two-phase schedule beats every period.
+    Nothing passes during a 10-epoch warm-up, and a perturbation during it restarts
+    it. After it the hazard is 0.02, except 0.3 at ages 3 and 4 since the last
+    perturbation: a perturbation in the QSS gives a kick three epochs later. The
+    response to one is the same whenever it comes after the warm-up, so the
+    closure is exact for schedules whose first perturbation comes at or after
+    epoch 10."""
+    from fptopt.stats.survival import FirstPassage
+
+    acts = set(epochs)
+    warm_end = np.full(replicas, 10)
+    last = np.full(replicas, -100)
+    passed = np.zeros(replicas, dtype=int)
+    for t in range(1, horizon + 1):
+        age = t - last
+        hazard = np.where(t <= warm_end, 0.0, np.where((age >= 3) & (age <= 4), 0.3, 0.02))
+        hit = (passed == 0) & (rng.random(replicas) < hazard)
+        passed[hit] = t
+        if t in acts:
+            during = t < warm_end
+            warm_end = np.where(during, t + 10, warm_end)
+            last = np.where(during, last, t)
+    observed = passed > 0
+    return FirstPassage(np.where(observed, passed, horizon), observed, np.full(replicas, horizon), horizon, 1.0,
+                        "above")
+
+
+def test_a_two_phase_schedule_better_than_every_period_is_measured_and_becomes_the_answer():
+    from fptopt.stats.design import (
+        DesignSettings,
+        measured_means,
+        next_schedule,
+        schedule_answer,
+        search_schedules,
+    )
+
+    horizon = 40
+    rng = np.random.default_rng(3)
+    baseline = _warm_up_process(rng, 2000, horizon, [])
+    runs = {tau: _warm_up_process(rng, 2000, horizon, range(tau, horizon, tau)) for tau in (10, 12)}
+    period_mfpt, period_se = measured_means(runs, horizon)[10]
+    truth = {tau: _warm_up_process(rng, 20000, horizon, range(tau, horizon, tau)) for tau in range(4, 16)}
+    best_period = min(measured_means(truth, horizon).values())[0]
+    assert best_period == pytest.approx(measured_means(truth, horizon)[10][0])  # τ = 10 is the best period
+    search = search_schedules(baseline, runs, horizon, taus=range(4, 16), rates=[], best_period_mfpt=period_mfpt,
+                              t_q=10, n_resamples=100, seed=0)
+    best = search[search["best"]].iloc[0]
+    assert (best["first"], best["tau"]) == (10, 6)  # the shortest trusted gap against τ_m = 10: 0.6 · 10
+    chosen = next_schedule(search, {}, DesignSettings())
+    assert chosen is not None and chosen[0].epochs == (10, 16, 22, 28, 34) and chosen[1] == 200
+    exact = _warm_up_process(rng, 20000, horizon, chosen[0].epochs)
+    exact_mfpt = measured_means({0: exact}, horizon)[0][0]
+    assert best["mfpt"] == pytest.approx(exact_mfpt, rel=0.03)  # the closure is exact for this process
+    assert exact_mfpt < 0.95 * best_period  # 8 % faster than the best period (20,000 replicas each)
+    measured = {best["schedule"]: _warm_up_process(rng, chosen[1], horizon, chosen[0].epochs)}
+    assert next_schedule(search, measured, DesignSettings()) is None  # measured: nothing more to do
+    answer = schedule_answer(period_mfpt, period_se, measured, horizon)
+    assert answer["schedule"] == "10,16,22,28,34" and answer["replicas"] == 200
+    # a schedule no faster than the period does not replace it
+    assert schedule_answer(period_mfpt, period_se, {"10,20,30": runs[10]}, horizon) is None

@@ -50,9 +50,13 @@ def test_a_schedule_job_is_seeded_and_hashed_by_its_own_schedule(config):
     assert condition_section(config, schedule_job)["protocol"]["schedule"] == {"poisson": 0.15}
     before = [config_hash(condition_section(config, job)) for job in (schedule_job, period_job)]
     config["protocols"][0]["schedules"][1]["poisson"] = 0.2  # another rate: another condition
-    with pytest.raises(ValueError, match=r"no schedule 'poisson0.15'; configured: \['epochs6-12-18', 'poisson0.2'\]"):
-        condition_section(config, schedule_job)
     renamed = Job("train_schedule", "shrink_perturb", None, 0, "poisson0.2")
     assert config_hash(condition_section(config, renamed)) != before[0]
     assert config_hash(condition_section(config, period_job)) == before[1]  # the periods are untouched
+    # a label not configured (a schedule the design chose) is the schedule it spells: the same condition
+    assert config_hash(condition_section(config, schedule_job)) == before[0]
+    design_job = Job("train_schedule", "shrink_perturb", None, 0, "epochs10-16-22")
+    assert condition_section(config, design_job)["protocol"]["schedule"] == {"epochs": [10, 16, 22]}
+    with pytest.raises(ValueError, match="schedule 'every10': expected epochsE1-E2-... or poissonRATE"):
+        condition_section(config, Job("train_schedule", "shrink_perturb", None, 0, "every10"))
     assert stage_replicas(config, "train_schedule") == stage_replicas(config, "train_sweep")

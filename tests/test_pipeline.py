@@ -142,6 +142,60 @@ def test_configured_schedules_are_trained_predicted_and_compared(tiny_run):
         assert rows.loc[name, "n_replicas"] == 60
 
 
+def test_a_schedule_the_design_asks_for_is_trained_and_enters_the_answer(tiny_run, tmp_path):
+    """The wiring of item 2: a settled round naming a two-phase schedule makes
+    Snakemake plan its training (a label no config lists), and predict measures
+    it and takes it as the answer exactly when it is distinguishably faster."""
+    from fptopt.pipeline.jobs import Job
+    from fptopt.pipeline.stages import design_schedule_passages, predict_stage
+    from fptopt.pipeline.train_job import run_training_job
+    from fptopt.stats.design import measured_means, schedule_answer
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    config = parse_config(yaml.safe_load((workdir / "tests/config/tiny.yaml").read_text()))
+    root = workdir / "results"
+    round_file = Path(paths.design_round("shrink_perturb", 0, root))
+    record = json.loads(round_file.read_text())
+    record |= {"next_tau": None, "next_replicas": None, "next_schedule": "epochs8-11-14-17-20",
+               "next_schedule_replicas": 60}
+    round_file.write_text(json.dumps(record))
+    output = snakemake(workdir, "-n", "--configfile", "tests/config/tiny.yaml").stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", output, flags=re.M))
+    assert counts.get("train_schedule") == "2" and counts.get("predict") == "1", output[-2000:]
+    assert "results/train_schedule/shrink_perturb/epochs8-11-14-17-20/block1.parquet" in output
+    schedule_plan = paths.design_schedule_plan(config, "shrink_perturb", root)
+    assert schedule_plan == {"epochs8-11-14-17-20": 60}
+    inputs = paths.design_inputs(config, "shrink_perturb", paths.design_plan(config, "shrink_perturb", root), root,
+                                 schedule_plan=schedule_plan)
+    for block, file in enumerate(inputs["design_schedule_epochs8_11_14_17_20"]):
+        run_training_job(config, Job("train_schedule", "shrink_perturb", None, block, "epochs8-11-14-17-20"), file)
+    outputs = paths.predict_outputs("shrink_perturb", tmp_path / "predicted")
+    predict_stage(config, "shrink_perturb", **paths.design_from_inputs(inputs), outputs=outputs)
+    summary = json.loads(Path(outputs["summary"]).read_text())
+    frames = [pd.read_parquet(f) for f in inputs["design_schedule_epochs8_11_14_17_20"]]
+    schedule_cost = sum(int(frame["trained"].sum()) for frame in frames)
+    before = json.loads((root / "predict/shrink_perturb/summary.json").read_text())
+    assert summary["measured_taus"] == [8]  # round 0's period was taken out of the plan above
+    assert summary["replica_epochs_trained"] > schedule_cost > 0
+    # the answer by the rule, recomputed from the tables
+    h, chosen = 24, summary["optimal_tau"]
+    measured = design_schedule_passages(config, {"epochs8-11-14-17-20": pd.concat(frames)})
+    single = pd.concat([pd.read_parquet(f) for f in inputs["single"]])
+    from fptopt.stats.survival import first_passage
+
+    acc = single.pivot(index="replica", columns="epoch", values="test_acc").to_numpy()
+    period_mfpt, period_se = measured_means({chosen: first_passage(acc[:, :h], 96.5, "above")}, h)[chosen]
+    expected = schedule_answer(period_mfpt, period_se, measured, h, confidence=config["adaptive"]["confidence"])
+    if not summary["optimal_measured"]:  # a predicted period is never set against a measured schedule
+        expected = None
+    assert summary["answer"]["kind"] == ("period" if expected is None else "schedule")
+    if expected is not None:
+        assert summary["answer"]["schedule"] == "8,11,14,17,20"
+    assert before["answer"] == {"kind": "period", "tau": before["optimal_tau"], "schedule": None,
+                                "mfpt": before["optimal_mfpt"]}
+
+
 def test_recommendation_ranks_the_optima_with_the_accuracy_of_their_full_horizon_replicas(tiny_run):
     recommendation = pd.read_csv(tiny_run / "results/tables/recommendation.csv")
     optimum = pd.read_csv(tiny_run / "results/tables/optimum.csv").set_index("protocol")

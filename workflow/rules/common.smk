@@ -28,13 +28,15 @@ wildcard_constraints:
     tau=r"\d+",
     round=r"\d+",
     protocol="|".join(p["name"] for p in config["protocols"]),
-    # the configured schedules' labels only (a pattern that matches nothing when none is)
+    # the configured schedules' labels, and the two-phase schedules the design may ask for
     schedule="|".join(
-        re.escape(schedule_label(s))
-        for p in config["protocols"]
-        for s in p["schedules"]
-    )
-    or "(?!)",
+        [
+            re.escape(schedule_label(s))
+            for p in config["protocols"]
+            for s in p["schedules"]
+        ]
+        + [r"epochs\d+(?:-\d+)*"]
+    ),
 
 
 # With --software-deployment-method conda each rule kind runs in its own pinned
@@ -66,8 +68,9 @@ def baseline_blocks(wildcards=None):
 
 
 def design_plan(protocol, rounds):
-    """The periodic replicas the adaptive design asked for in its first `rounds`
-    rounds (fptopt.pipeline.paths.design_plan), read from the checkpoint's outputs."""
+    """The periodic replicas and the schedule the adaptive design asked for in its
+    first `rounds` rounds (fptopt.pipeline.paths.design_plan, design_schedule_plan),
+    read from the checkpoint's outputs."""
 
     def record(round_index):
         path = checkpoints.design_round.get(
@@ -82,7 +85,10 @@ def design_plan(protocol, rounds):
             )
         return path
 
-    return paths.design_plan(config, protocol, rounds=rounds, record=record)
+    return (
+        paths.design_plan(config, protocol, rounds=rounds, record=record),
+        paths.design_schedule_plan(config, protocol, rounds=rounds, record=record),
+    )
 
 
 def design_inputs(rounds):
@@ -93,7 +99,8 @@ def design_inputs(rounds):
     def inputs(wildcards):
         protocol = wildcards.protocol
         count = int(wildcards.round) if rounds is None else rounds
-        return paths.design_inputs(config, protocol, design_plan(protocol, count))
+        periods, schedules = design_plan(protocol, count)
+        return paths.design_inputs(config, protocol, periods, schedule_plan=schedules)
 
     return inputs
 

@@ -60,7 +60,8 @@ def _predict(args, config):
     from ..pipeline.stages import predict_stage
 
     plan = paths.design_plan(config, args.protocol, args.results)
-    inputs = paths.design_inputs(config, args.protocol, plan, args.results)
+    inputs = paths.design_inputs(config, args.protocol, plan, args.results,
+                                 schedule_plan=paths.design_schedule_plan(config, args.protocol, args.results))
     predict_stage(config, args.protocol, **paths.design_from_inputs(inputs),
                   outputs=paths.predict_outputs(args.protocol, args.results))
 

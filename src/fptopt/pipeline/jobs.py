@@ -8,6 +8,7 @@ and the provenance checks all use it. Running a job is
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 STAGES = ("train_baseline", "train_single_frequency", "train_sweep", "train_schedule")
@@ -47,13 +48,36 @@ def schedule_label(schedule: dict) -> str:
 
 
 def protocol_schedule(config: dict, protocol: str, label: str) -> dict:
-    """The configured schedule of ``protocol`` named ``label``."""
-    schedules = protocol_config(config, protocol)["schedules"]
-    for schedule in schedules:
+    """The schedule named ``label``: the protocol's configured one, or, for a
+    schedule the adaptive design chose (not configured), the one the label
+    spells (:func:`schedule_from_label`)."""
+    for schedule in protocol_config(config, protocol)["schedules"]:
         if schedule_label(schedule) == label:
             return schedule
-    raise ValueError(f"protocols ({protocol}).schedules: no schedule {label!r}; "
-                     f"configured: {[schedule_label(s) for s in schedules]}")
+    return schedule_from_label(label)
+
+
+def schedule_from_label(label: str) -> dict:
+    """The inverse of :func:`schedule_label`."""
+    epochs = re.fullmatch(r"epochs(\d+(?:-\d+)*)", label)
+    if epochs:
+        return {"epochs": [int(e) for e in epochs.group(1).split("-")]}
+    rate = re.fullmatch(r"poisson(\d*\.?\d+(?:e-?\d+)?)", label)
+    if rate:
+        return {"poisson": float(rate.group(1))}
+    raise ValueError(f"schedule {label!r}: expected epochsE1-E2-... or poissonRATE")
+
+
+# A schedule's label as the name of a rule's input (``schedule_label`` has '-' and '.').
+def schedule_input_key(label: str) -> str:
+    return label.replace("-", "_").replace(".", "p")
+
+
+def schedule_from_input_key(key: str) -> str:
+    """The inverse of :func:`schedule_input_key`."""
+    if key.startswith("epochs"):
+        return key.replace("_", "-")
+    return "poisson" + key[len("poisson"):].replace("p", ".").replace("_", "-")
 
 
 def exempt_replicas(config: dict) -> frozenset:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .jobs import n_blocks, protocol_config, schedule_label
+from .jobs import n_blocks, protocol_config, schedule_from_input_key, schedule_input_key, schedule_label
 
 BASELINE_BLOCK = "train_baseline/block{block}.parquet"
 SINGLE_FREQUENCY_BLOCK = "train_single_frequency/{protocol}/block{block}.parquet"
@@ -120,6 +120,26 @@ def schedules_from_inputs(config: dict, protocol: str, inputs) -> dict[str, list
     return {label: [str(f) for f in inputs[f"schedule{i}"]] for i, label in enumerate(labels)}
 
 
+def _design_records(config: dict, protocol: str, root, rounds, record):
+    """The round summaries of the design in order, up to and including the
+    first that asks for no period (``next_tau`` null), or to a missing one."""
+    import json
+
+    def saved(round_index):
+        path = Path(design_round(protocol, round_index, root))
+        return path if path.exists() else None
+
+    record = saved if record is None else record
+    for round_index in range(config["adaptive"]["rounds"] if rounds is None else rounds):
+        path = record(round_index)
+        if path is None:
+            return
+        summary = json.loads(Path(path).read_text())
+        yield summary
+        if summary["next_tau"] is None:
+            return
+
+
 def design_plan(config: dict, protocol: str, root="results", rounds: int | None = None,
                 record=None) -> dict[int, int]:
     """The periodic replicas the adaptive design asked for in its first
@@ -130,21 +150,23 @@ def design_plan(config: dict, protocol: str, root="results", rounds: int | None 
     round's summary file, or ``None`` when it is missing (then the plan ends
     there); by default the file under ``root``. The rules pass a reader that
     asks Snakemake's checkpoint for it."""
-    import json
-
-    def saved(round_index):
-        path = Path(design_round(protocol, round_index, root))
-        return path if path.exists() else None
-
-    record = saved if record is None else record
     plan: dict[int, int] = {}
-    for round_index in range(config["adaptive"]["rounds"] if rounds is None else rounds):
-        path = record(round_index)
-        summary = None if path is None else json.loads(Path(path).read_text())
-        if summary is None or summary["next_tau"] is None:
-            break
-        tau = int(summary["next_tau"])
-        plan[tau] = plan.get(tau, 0) + int(summary["next_replicas"])
+    for summary in _design_records(config, protocol, root, rounds, record):
+        if summary["next_tau"] is not None:
+            tau = int(summary["next_tau"])
+            plan[tau] = plan.get(tau, 0) + int(summary["next_replicas"])
+    return plan
+
+
+def design_schedule_plan(config: dict, protocol: str, root="results", rounds: int | None = None,
+                         record=None) -> dict[str, int]:
+    """The schedule the design asked for once its periods were settled, as
+    ``{label: replicas}`` (empty when it asked for none): the ``next_schedule``
+    of the round that ends the plan (:func:`design_plan`'s arguments)."""
+    plan: dict[str, int] = {}
+    for summary in _design_records(config, protocol, root, rounds, record):
+        if summary["next_tau"] is None and summary.get("next_schedule"):
+            plan[summary["next_schedule"]] = int(summary["next_schedule_replicas"])
     return plan
 
 
@@ -231,17 +253,27 @@ def regret_outputs(root="results") -> dict[str, str]:
             "check_table": str(tables / "prediction_check.csv"), "check_markdown": str(tables / "prediction_check.md")}
 
 
-def design_inputs(config: dict, protocol: str, plan: dict[int, int], root="results") -> dict[str, list]:
+def design_inputs(config: dict, protocol: str, plan: dict[int, int], root="results",
+                  schedule_plan: dict[str, int] | None = None) -> dict[str, list]:
     """A design round's or the predict rule's inputs by name: ``baseline``, ``single``
-    (the τ* run) and the blocks of ``plan`` as ``design_tau{τ}`` (:func:`design_from_inputs`)."""
+    (the τ* run), the blocks of ``plan`` as ``design_tau{τ}`` and those of
+    ``schedule_plan`` (:func:`design_schedule_plan`) as ``design_schedule_<key>``
+    (:func:`design_from_inputs`)."""
+    per_job = config["training"]["replicas_per_job"]
+    schedules = {f"design_schedule_{schedule_input_key(label)}":
+                 [schedule_block(protocol, label, b, root) for b in range(-(-n // per_job))]
+                 for label, n in sorted((schedule_plan or {}).items())}
     return {"baseline": baseline_blocks(config, root), "single": single_frequency_blocks(config, protocol, root),
-            **by_tau_inputs("design", design_blocks(config, protocol, plan, root))}
+            **by_tau_inputs("design", design_blocks(config, protocol, plan, root)), **schedules}
 
 
 def design_from_inputs(inputs) -> dict:
     """The keyword arguments of the design stages from :func:`design_inputs`' names."""
+    prefix = "design_schedule_"
     return {"baseline_paths": [str(f) for f in inputs["baseline"]], "single_paths": [str(f) for f in inputs["single"]],
-            "design_paths": by_tau_from_inputs(inputs, "design")}
+            "design_paths": by_tau_from_inputs(inputs, "design"),
+            "design_schedule_paths": {schedule_from_input_key(key[len(prefix):]): [str(f) for f in inputs[key]]
+                                      for key in inputs.keys() if key.startswith(prefix)}}
 
 
 def validate_inputs(config: dict, protocol: str, root="results") -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.analyze import analyze, write_analysis
-from ..stats.design import SCHEDULE_COLUMNS, Schedule
+from ..stats.design import SCHEDULE_COLUMNS, Schedule, measured_means, next_schedule, schedule_answer
 from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import FirstPassage, first_passage, kaplan_meier
@@ -22,7 +22,15 @@ from ..stats.validation import compare
 from ..storage import config_hash, file_sha256, read_table, table_meta, write_json, write_table, write_texts
 from .config import design_settings, qss_settings
 from .config import horizon as config_horizon
-from .jobs import Job, condition_section, exempt_replicas, protocol_config, schedule_label, stage_replicas
+from .jobs import (
+    Job,
+    condition_section,
+    exempt_replicas,
+    protocol_config,
+    schedule_from_label,
+    schedule_label,
+    stage_replicas,
+)
 from .provenance import provenance
 
 
@@ -193,6 +201,7 @@ class DesignAnalysis:
     result: object  # fptopt.stats.analyze.AnalysisResult
     replica_epochs: int
     frames: dict
+    schedule_frames: dict  # {path label: training table} of the schedules the design measured
 
 
 def configured_schedules(config: dict, protocol: str) -> dict:
@@ -204,7 +213,8 @@ def configured_schedules(config: dict, protocol: str) -> dict:
 
 
 def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths, design_paths: dict,
-                    bootstrap: int | None = None, schedules=None, search_schedules: bool = False) -> DesignAnalysis:
+                    bootstrap: int | None = None, schedules=None, search_schedules: bool = False,
+                    search_resamples: int | None = None, design_schedule_paths: dict | None = None) -> DesignAnalysis:
     """:class:`DesignAnalysis` of one protocol from its training tables (with
     ``schedules`` also their predictions, :func:`fptopt.stats.design.predict_schedules`)."""
     column, target, direction = _observable(config)
@@ -218,32 +228,64 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
                      bootstrap=analysis["bootstrap"] if bootstrap is None else bootstrap, seed=config["seed"],
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
-                     design=design_settings(config), schedules=schedules, search_schedules=search_schedules)
-    cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values()))
-    return DesignAnalysis(result=result, replica_epochs=cost, frames=frames)
+                     design=design_settings(config), schedules=schedules, search_schedules=search_schedules,
+                     search_resamples=search_resamples)
+    schedule_frames = {label: load_condition(paths, config, "train_schedule", protocol, schedule=label)
+                       for label, paths in sorted((design_schedule_paths or {}).items())}
+    cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values())) + sum(
+        map(replica_epochs_trained, schedule_frames.values()))
+    return DesignAnalysis(result=result, replica_epochs=cost, frames=frames, schedule_frames=schedule_frames)
+
+
+def design_schedule_passages(config: dict, schedule_frames: dict) -> dict:
+    """``{analysis label ("7,22,37"): FirstPassage}`` of measured schedules' tables."""
+    column, target, direction = _observable(config)
+    h = config_horizon(config)
+    return {configured_label(label): first_passage(trajectories(frame, column)[:, :h], target, direction)
+            for label, frame in schedule_frames.items()}
+
+
+def configured_label(path_label: str) -> str:
+    """A schedule's label in the analysis' tables from its label in paths."""
+    spec = schedule_from_label(path_label)
+    return (Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec else Schedule(rate=spec["poisson"])).label
 
 
 def design_round_stage(config: dict, protocol: str, *, round_index: int, baseline_paths, single_paths,
-                       design_paths: dict, out_json) -> None:
+                       design_paths: dict, out_json, design_schedule_paths: dict | None = None) -> None:
     """One round of the adaptive design: predict from what is measured so far
     (no bootstrap: the decision needs the point values and the measured runs'
     standard errors) and record the next experiment: a period and how many
-    replicas to add there (:func:`fptopt.stats.design.decide`)."""
-    analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
-                               design_paths=design_paths, bootstrap=0)
+    replicas to add there (:func:`fptopt.stats.design.decide`). Once no period
+    is asked for, the search beyond periods runs (with bootstrap intervals for
+    its best candidates) and may name a two-phase schedule to measure
+    (``next_schedule``, :func:`fptopt.stats.design.next_schedule`)."""
+    common = {"baseline_paths": baseline_paths, "single_paths": single_paths, "design_paths": design_paths,
+              "design_schedule_paths": design_schedule_paths}
+    analysis = design_analysis(config, protocol, bootstrap=0, **common)
     summary = analysis.result.summary()
+    schedule, schedule_replicas, schedule_reason = None, None, None
+    if summary["next_tau"] is None and summary["settled"]:
+        searched = design_analysis(config, protocol, bootstrap=0, search_schedules=True,
+                                   search_resamples=config["analysis"]["bootstrap"], **common)
+        measured = design_schedule_passages(config, analysis.schedule_frames)
+        chosen = next_schedule(searched.result.schedule_search, measured, design_settings(config))
+        if chosen is not None:
+            schedule = schedule_label({"epochs": list(chosen[0].epochs)})
+            schedule_replicas, schedule_reason = chosen[1], chosen[2]
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
               "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],
               "next_tau": summary["next_tau"], "next_replicas": summary["next_replicas"],
               "next_reason": summary["next_reason"], "settled": summary["settled"],
               "indifferent_taus": summary["indifferent_taus"], "replicas": summary["replicas"],
-              "replica_epochs_trained": analysis.replica_epochs}
+              "next_schedule": schedule, "next_schedule_replicas": schedule_replicas,
+              "next_schedule_reason": schedule_reason, "replica_epochs_trained": analysis.replica_epochs}
     write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
 
 
 def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, outputs: dict,
-                  design_paths: dict | None = None) -> None:
+                  design_paths: dict | None = None, design_schedule_paths: dict | None = None) -> None:
     """Measured and predicted ⟨T_τ ∧ H⟩ on the whole grid from baseline + τ* +
     the adaptive design's frequencies, with bootstrap CIs, the optimum and
     ``next_tau``; the responses φ_m and the renewal check of every measured run,
@@ -254,10 +296,13 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
     tau_star = protocol_config(config, protocol)["tau_star"]
     schedules = list(configured_schedules(config, protocol).values())
     analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
-                               design_paths=design_paths, schedules=schedules, search_schedules=True)
+                               design_paths=design_paths, schedules=schedules, search_schedules=True,
+                               design_schedule_paths=design_schedule_paths)
     result, replica_epochs, frames = analysis.result, analysis.replica_epochs, analysis.frames
+    answer = _answer(config, result, frames, analysis.schedule_frames)
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
-                                               *(q for paths in design_paths.values() for q in paths)]}
+                                               *(q for paths in design_paths.values() for q in paths),
+                                               *(q for paths in (design_schedule_paths or {}).values() for q in paths)]}
     destinations = {"prediction.csv": outputs["prediction"], "prediction_survival.csv": outputs["survival"],
                     "summary.json": outputs["summary"], "schedules.csv": outputs["schedules"],
                     "schedules_survival.csv": outputs["schedules_survival"],
@@ -274,7 +319,9 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
                                   "rounds": config["adaptive"]["rounds"],
                                   # final/best observable at the chosen period, from its replicas that
                                   # trained to the horizon (None when the chosen period is predicted only)
-                                  "optimal_accuracy": _optimal_accuracy(config, result, frames)})
+                                  "optimal_accuracy": _optimal_accuracy(config, result, frames),
+                                  # the period, or a measured schedule distinguishably faster than it
+                                  "answer": answer, "next_schedule": None})
     response = result.response
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
@@ -293,6 +340,27 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
     measured = _condition_survival(frames[tau_star], config, condition, protocol, tau_star)
     write_table(measured.curve, outputs["single_survival"], meta)
     write_json({**measured.summary, "condition": condition, "provenance": meta}, outputs["single_summary"])
+
+
+def _answer(config: dict, result, frames: dict, schedule_frames: dict) -> dict:
+    """What to use: the chosen period, unless a schedule the design measured is
+    distinguishably faster (:func:`fptopt.stats.design.schedule_answer`); with
+    the final accuracy of its full-horizon replicas."""
+    multi = result.multi
+    period = {"kind": "period", "tau": int(multi.optimal_tau), "schedule": None, "mfpt": float(multi.optimal_mfpt)}
+    if not schedule_frames or not multi.optimal_measured:
+        return period
+    h = config_horizon(config)
+    mfpt, se = measured_means({multi.optimal_tau: first_passage(
+        trajectories(frames[int(multi.optimal_tau)], config["observable"]["column"])[:, :h],
+        *_observable(config)[1:])}, h)[int(multi.optimal_tau)]
+    won = schedule_answer(mfpt, se, design_schedule_passages(config, schedule_frames), h,
+                          confidence=float(config["adaptive"]["confidence"]))
+    if won is None:
+        return period
+    path_label = next(label for label in schedule_frames if configured_label(label) == won["schedule"])
+    return {"kind": "schedule", "tau": None, **won, "baseline_mfpt": float(multi.baseline_mfpt),
+            "accuracy": _accuracy_summary(schedule_frames[path_label], config)}
 
 
 def _optimal_accuracy(config: dict, result, frames: dict) -> dict | None:

@@ -102,7 +102,7 @@ def optimum_table(config: dict, summaries: dict[str, dict], validation: pd.DataF
 
 DESIGN_COLUMNS = ["protocol", "round", "measured_taus", "replicas", "optimal_tau", "optimal_mfpt",
                   "optimal_measured", "optimal_trusted", "indifferent_taus", "next_tau", "next_replicas",
-                  "settled", "replica_epochs_trained"]
+                  "settled", "next_schedule", "replica_epochs_trained"]
 
 
 def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
@@ -118,8 +118,8 @@ def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
             if record["next_tau"] is None:
                 break
         else:
-            rows.append({"protocol": protocol, "round": len(own), **{k: summary[k] for k in DESIGN_COLUMNS[2:]}})
-    table = pd.DataFrame(rows)[DESIGN_COLUMNS]
+            rows.append({"protocol": protocol, "round": len(own), **{k: summary.get(k) for k in DESIGN_COLUMNS[2:]}})
+    table = pd.DataFrame(rows).reindex(columns=DESIGN_COLUMNS)  # rounds written before next_schedule lack it
     table["measured_taus"] = table["measured_taus"].map(lambda taus: " ".join(map(str, taus)))
     table["indifferent_taus"] = table["indifferent_taus"].map(lambda taus: " ".join(map(str, taus)))
     table["replicas"] = table["replicas"].map(lambda counts: " ".join(f"{k}:{v}" for k, v in counts.items()))
@@ -191,7 +191,7 @@ def _markdown(table: pd.DataFrame, title: str) -> str:
     return f"# {title}\n\n{body}\n"
 
 
-RECOMMENDATION_COLUMNS = ["protocol", "tau", "mfpt", "mfpt_low", "mfpt_high", "speedup", "speedup_low",
+RECOMMENDATION_COLUMNS = ["protocol", "tau", "schedule", "mfpt", "mfpt_low", "mfpt_high", "speedup", "speedup_low",
                           "speedup_high", "final_acc", "final_acc_low", "final_acc_high", "baseline_final_acc",
                           "baseline_final_acc_low", "baseline_final_acc_high", "full_horizon_replicas", "rank",
                           "distinguishable_from_best"]
@@ -211,16 +211,32 @@ def recommendation_table(config: dict, summaries: dict[str, dict], baseline: dic
     ``Δ > 1.96 √(s_p² + s_b²)`` with ``s`` each interval's half-width / 1.96. The
     two come from different perturbed replicas (the shared baseline enters only
     through the pooled Ψ of predicted periods), so the unpaired test stands in for
-    a paired bootstrap; it is the same rule as the design's, at 95 %."""
+    a paired bootstrap; it is the same rule as the design's, at 95 %.
+
+    When the design measured a schedule beyond periods that is distinguishably
+    faster than the chosen period (``summary.json`` → ``answer``), the row is
+    that schedule (``schedule`` set, ``tau`` empty): its measured ⟨T ∧ H⟩ with its
+    Greenwood interval, and the speedup over the baseline's ⟨T ∧ H⟩ with the
+    interval of the schedule's alone."""
     rows = []
     for entry in config["protocols"]:
         summary = summaries[entry["name"]]
-        accuracy = summary.get("optimal_accuracy") or {}
+        answer = summary.get("answer") or {}
+        if answer.get("kind") == "schedule":
+            accuracy = answer.get("accuracy") or {}
+            base = answer["baseline_mfpt"]
+            regime = {"tau": None, "schedule": answer["schedule"], "mfpt": answer["mfpt"],
+                      "mfpt_low": answer["mfpt_low"], "mfpt_high": answer["mfpt_high"],
+                      "speedup": base / answer["mfpt"], "speedup_low": base / answer["mfpt_high"],
+                      "speedup_high": base / answer["mfpt_low"]}
+        else:
+            accuracy = summary.get("optimal_accuracy") or {}
+            regime = {"tau": summary["optimal_tau"], "schedule": None, "mfpt": summary["optimal_mfpt"],
+                      "mfpt_low": summary["optimal_mfpt_low"], "mfpt_high": summary["optimal_mfpt_high"],
+                      "speedup": summary["speedup"], "speedup_low": summary["speedup_low"],
+                      "speedup_high": summary["speedup_high"]}
         final, half = accuracy.get("final_value"), accuracy.get("final_value_halfwidth")
-        rows.append({"protocol": entry["name"], "tau": summary["optimal_tau"], "mfpt": summary["optimal_mfpt"],
-                     "mfpt_low": summary["optimal_mfpt_low"], "mfpt_high": summary["optimal_mfpt_high"],
-                     "speedup": summary["speedup"], "speedup_low": summary["speedup_low"],
-                     "speedup_high": summary["speedup_high"], "final_acc": final,
+        rows.append({"protocol": entry["name"], **regime, "final_acc": final,
                      "final_acc_low": None if final is None or half is None else final - half,
                      "final_acc_high": None if final is None or half is None else final + half,
                      "baseline_final_acc": baseline["final_value"],
@@ -256,7 +272,9 @@ def recommendation_headline(table: pd.DataFrame, horizon: int) -> str:
         parts.append(f"{' and '.join(slower)} {'is' if len(slower) == 1 else 'are'} slower (95 %)")
     if same:
         parts.append(f"{' and '.join(same)} {'is' if len(same) == 1 else 'are'} indistinguishable from it (95 %)")
-    return (f"{best['protocol'].replace('_', ' ')} every {int(best['tau'])} epochs: ⟨T ∧ {horizon}⟩ "
+    regime = (f"every {int(best['tau'])} epochs" if pd.isna(best.get("schedule")) or not best.get("schedule")
+              else f"after epochs {best['schedule']} (a measured schedule beyond periods)")
+    return (f"{best['protocol'].replace('_', ' ')} {regime}: ⟨T ∧ {horizon}⟩ "
             f"{best['mfpt']:.3g}{interval(best['mfpt_low'], best['mfpt_high'])} epochs, {best['speedup']:.2f}× "
             f"faster than unperturbed{interval(best['speedup_low'], best['speedup_high'])}{accuracy}"
             + (f"; {'; '.join(parts)}" if parts else "") + ".")

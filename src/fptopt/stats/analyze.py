@@ -187,7 +187,7 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
             qss_options: dict | None = None, design: DesignSettings | None = None,
-            schedules=None, search_schedules: bool = False) -> AnalysisResult:
+            schedules=None, search_schedules: bool = False, search_resamples: int | None = None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
@@ -203,7 +203,8 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     ``search_schedules`` searches beyond periods with the closure: every
     two-phase schedule (first perturbation after s₁, then every τ of the grid)
     and a Poisson timer at every rate 1/τ of the grid, against the best period
-    (:func:`~fptopt.stats.design.search_schedules`; ``result.schedule_search``).
+    (:func:`~fptopt.stats.design.search_schedules`; ``result.schedule_search``),
+    its best candidates' intervals from ``search_resamples`` resamples (default ``bootstrap``).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -286,7 +287,8 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
         search = search_beyond_periods(base_fp, runs, horizon, taus=multi.taus,
                                        rates=sorted({1.0 / t for t in multi.taus}),
                                        best_period_mfpt=float(multi.optimal_mfpt), t_q=qss.t_q,
-                                       trust_ratio=trust_ratio, n_resamples=bootstrap,
+                                       trust_ratio=trust_ratio,
+                                       n_resamples=bootstrap if search_resamples is None else search_resamples,
                                        confidence_level=confidence_level, seed=seed)
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,

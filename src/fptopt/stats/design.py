@@ -61,7 +61,8 @@ from .theory import extend_response, periodic_survival, predict_poisson, predict
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
            "next_period", "renewal_check", "replay_design", "DesignSettings", "Decision", "decide",
            "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules",
-           "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules"]
+           "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules",
+           "next_schedule", "schedule_answer"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -642,6 +643,16 @@ class Schedule:
     def label(self) -> str:
         return ",".join(map(str, self.epochs)) if self.epochs else f"poisson:{self.rate:g}"
 
+    @classmethod
+    def from_label(cls, label: str) -> "Schedule":
+        """The inverse of :attr:`label` (``"7,22,37"`` or ``"poisson:0.1"``)."""
+        try:
+            if label.startswith("poisson:"):
+                return cls(rate=float(label.split(":", 1)[1]))
+            return cls(epochs=tuple(int(e) for e in label.split(",")))
+        except ValueError as error:
+            raise ValueError(f"schedule label {label!r}: expected 'E1,E2,...' or 'poisson:RATE' ({error})") from None
+
     def typical_gap(self, horizon: int) -> float:
         """The gap between perturbations the response must describe: the longest gap of
         an explicit schedule (before the horizon), or the Poisson timer's mean gap 1/rate."""
@@ -817,3 +828,54 @@ def search_schedules(baseline: FirstPassage, runs: dict, horizon: int, *, taus, 
         if n_resamples:
             table.loc[best, "better_than_best_period"] = intervals["mfpt_high"].to_numpy() < best_period_mfpt
     return table
+
+
+def next_schedule(search, measured_schedules: dict, settings: DesignSettings = DesignSettings()):
+    """The schedule the design measures once its periods are settled, or None.
+
+    It is the search's best two-phase schedule (:func:`search_schedules`) when it
+    is trusted, its perturbations fall in the QSS, and it is
+    ``better_than_best_period`` (its interval's upper end below the best
+    period's ⟨T ∧ H⟩). It gets ``settle_replicas`` in all; ``measured_schedules``
+    (``{label: FirstPassage}``) says what it has already. A timer is never
+    trusted, so it is never measured on its own.
+
+    Returns ``(Schedule, replicas, reason)`` or None."""
+    import pandas as pd
+
+    best = search[search["best"] & (search["kind"] == "two_phase") & search["trusted"] & ~search["outside_qss"]]
+    better = None if best.empty else best["better_than_best_period"].iloc[0]
+    if better is None or better is pd.NA or not bool(better):
+        return None
+    row = best.iloc[0]
+    have = measured_schedules.get(row["schedule"])
+    short = settings.settle_replicas - (0 if have is None else have.n_replicas)
+    if short <= 0:
+        return None
+    return (Schedule.from_label(row["schedule"]), int(short),
+            f"schedule {row['schedule']} is predicted at {row['mfpt']:.3g} [{row['mfpt_low']:.3g}, "
+            f"{row['mfpt_high']:.3g}], better than the best period beyond its interval")
+
+
+def schedule_answer(period_mfpt: float, period_se: float, measured_schedules: dict, horizon: int,
+                    confidence: float = 0.9) -> dict | None:
+    """The measured schedule that beats the chosen period, or None.
+
+    A schedule replaces the period only when it is distinguishably faster: its
+    measured ⟨T ∧ H⟩ plus ``z·√(se_s² + se_c²)`` (``z`` the one-sided normal
+    quantile of ``confidence``) is still below the period's. Otherwise the
+    simpler regime, the period, stays. Returns the winner as
+    ``{schedule, mfpt, mfpt_low, mfpt_high, standard_error, replicas}``."""
+    from scipy import special
+
+    from .survival import kaplan_meier
+
+    z = float(special.ndtri(confidence))
+    best = None
+    for label, fp in measured_schedules.items():
+        mean = kaplan_meier(fp, horizon).restricted_mean(horizon)
+        if mean.estimate + z * math.hypot(mean.standard_error, period_se) < period_mfpt and (
+                best is None or mean.estimate < best["mfpt"]):
+            best = {"schedule": label, "mfpt": mean.estimate, "mfpt_low": mean.low, "mfpt_high": mean.high,
+                    "standard_error": mean.standard_error, "replicas": int(fp.n_replicas)}
+    return best
