@@ -197,4 +197,18 @@ def test_a_period_below_one_epoch_is_refused():
 
     with pytest.raises(ValueError, match="tau: expected a period of at least 1 epoch, got 0"):
         PerturbationSchedule("shrink_perturb", 0)
+    with pytest.raises(ValueError, match="give a period tau or a list of epochs, not both"):
+        PerturbationSchedule("shrink_perturb", 5, epochs=[3])
+
+
+def test_a_schedule_of_epochs_is_due_after_each_listed_epoch_once():
+    from fptopt.callbacks import PerturbationSchedule
+
+    schedule = PerturbationSchedule("shrink_perturb", epochs=[10, 16, 22])
+    due = []
+    for epoch in range(1, 30):
+        if schedule.due(epoch):
+            due.append(epoch)
+            schedule.perturbed_after.append(epoch)
+    assert due == [10, 16, 22] and not schedule.due(16)
 

@@ -492,3 +492,36 @@ def test_a_study_of_several_protocols_ranks_them_in_recommendation_csv(runs, tmp
     baseline_final = runs["baseline"][:200, HORIZON - 1]
     assert np.isclose(table.loc[0, "baseline_final_acc"], baseline_final.mean())
     assert "recommendation (" in captured.out and "every" in captured.out
+
+
+def _passing_at(rng, replicas, epochs, low, high):
+    """Accuracy trajectories that first reach 80 (above TARGET) at an epoch drawn in [low, high)."""
+    first = rng.integers(low, high, replicas)
+    return np.where(np.arange(1, epochs + 1)[None, :] >= first[:, None], 80.0, 60.0)
+
+
+def test_a_measured_schedule_is_the_answer_only_when_distinguishably_faster(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    baseline, period = _passing_at(rng, 300, 40, 20, 40), _passing_at(rng, 300, 40, 10, 30)
+    fast, same = _passing_at(rng, 300, 40, 5, 15), _passing_at(rng, 300, 40, 10, 30)
+    result = analyze(baseline, {10: period}, target=TARGET, taus=[10], measured_schedules={"10,16,22": fast})
+    assert result.multi.optimal_tau == 10 and result.multi.optimal_measured
+    answer = result.answer()
+    assert answer["kind"] == "schedule" and answer["schedule"] == "10,16,22"
+    assert answer["mfpt"] == pytest.approx(np.minimum(np.argmax(fast >= TARGET, axis=1) + 1, 40).mean())
+    assert result.summary()["answer"]["kind"] == "schedule" and result.replicas["schedule 10,16,22"] == 300
+    slower = analyze(baseline, {10: period}, target=TARGET, taus=[10], measured_schedules={"poisson:0.1": same})
+    assert slower.answer() == {"kind": "period", "tau": 10, "schedule": None, "mfpt": slower.multi.optimal_mfpt}
+    # the same through the command line, from CSV logs
+    folders = {name: str(write_replica_csvs(tmp_path / name, values))
+               for name, values in (("baseline", baseline), ("period", period), ("fast", fast))}
+    code = cli(["--baseline", folders["baseline"], "--perturbed", f"10={folders['period']}", "--target", str(TARGET),
+                "--taus", "10", "--measured-schedule", f"10,16,22={folders['fast']}", "--no-figures",
+                "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "answer: the measured schedule 10,16,22" in captured.out
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["answer"]["kind"] == "schedule"
+    assert cli(["--baseline", folders["baseline"], "--perturbed", f"10={folders['period']}", "--target",
+                str(TARGET), "--measured-schedule", f"every10={folders['fast']}", "--out", str(tmp_path / "bad")]) == 2
+    assert "--measured-schedule every10=" in capsys.readouterr().err

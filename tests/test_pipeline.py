@@ -147,7 +147,7 @@ def test_a_schedule_the_design_asks_for_is_trained_and_enters_the_answer(tiny_ru
     Snakemake plan its training (a label no config lists), and predict measures
     it and takes it as the answer exactly when it is distinguishably faster."""
     from fptopt.pipeline.jobs import Job
-    from fptopt.pipeline.stages import design_schedule_passages, predict_stage
+    from fptopt.pipeline.stages import predict_stage
     from fptopt.pipeline.train_job import run_training_job
     from fptopt.stats.design import measured_means, schedule_answer
 
@@ -180,10 +180,14 @@ def test_a_schedule_the_design_asks_for_is_trained_and_enters_the_answer(tiny_ru
     assert summary["replica_epochs_trained"] > schedule_cost > 0
     # the answer by the rule, recomputed from the tables
     h, chosen = 24, summary["optimal_tau"]
-    measured = design_schedule_passages(config, {"epochs8-11-14-17-20": pd.concat(frames)})
-    single = pd.concat([pd.read_parquet(f) for f in inputs["single"]])
     from fptopt.stats.survival import first_passage
 
+    def passages(frame):
+        return first_passage(frame.pivot(index="replica", columns="epoch", values="test_acc").to_numpy()[:, :h],
+                             96.5, "above")
+
+    measured = {"8,11,14,17,20": passages(pd.concat(frames))}
+    single = pd.concat([pd.read_parquet(f) for f in inputs["single"]])
     acc = single.pivot(index="replica", columns="epoch", values="test_acc").to_numpy()
     period_mfpt, period_se = measured_means({chosen: first_passage(acc[:, :h], 96.5, "above")}, h)[chosen]
     expected = schedule_answer(period_mfpt, period_se, measured, h, confidence=config["adaptive"]["confidence"])

@@ -60,6 +60,10 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
                         help="search beyond periods: every two-phase schedule (first perturbation after s1, then "
                              "every tau) and a Poisson timer at every rate 1/tau, against the best period: "
                              "schedule_search.csv and summary.json's beyond_periods")
+    parser.add_argument("--measured-schedule", action="append", default=[], metavar="E1,E2,...=PATH",
+                        help="a run trained under a schedule beyond periods (explicit epochs, or poisson:RATE), e.g. "
+                             "the one --search-schedules names as the next experiment (repeatable); it is the answer "
+                             "when distinguishably faster than the chosen period")
     parser.add_argument("--sweep", action="append", default=[], metavar="TAU=PATH",
                         help="measured run at period TAU for validation (repeatable)")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples (0: none)")
@@ -102,6 +106,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         taus = _parse_taus(args.taus)
         per_epoch = parse_per_epoch_from(args.per_epoch_from)
         sweep_paths = dict(_parse_sweep(item, "--sweep") for item in args.sweep)
+        schedule_paths = dict(_parse_measured_schedule(item) for item in args.measured_schedule)
         if args.study is not None:
             if args.baseline is not None or args.perturbed:
                 raise ValueError("--study DIR replaces --baseline and --perturbed: give one or the other")
@@ -111,8 +116,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
         else:
             groups = {None: _perturbed_paths(args.perturbed, args.tau_star)}
         several = None not in groups
-        if several and sweep_paths:
-            raise ValueError("--sweep is for a one-protocol study (give it per protocol, one analysis each)")
+        if several and (sweep_paths or schedule_paths):
+            raise ValueError("--sweep and --measured-schedule are for a one-protocol study (give them per "
+                             "protocol, one analysis each)")
         read_as: dict[str, dict] = {}
         # A pass at any evaluation: the best evaluation of each epoch (the highest for "above").
         within_epoch = ("max" if args.direction == "above" else "min") if args.any_evaluation else "last"
@@ -132,6 +138,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
         baseline = read("baseline", args.baseline)
         sweeps = {tau: read(f"sweep_{tau}", item) for tau, item in sweep_paths.items()}
+        measured_schedules = {label: read(f"schedule {label}", item) for label, item in schedule_paths.items()}
         design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
                                 settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
                                 tolerance=args.tolerance, confidence=args.confidence,
@@ -147,10 +154,12 @@ def _run_analyze(args: argparse.Namespace) -> int:
                              direction=args.direction, horizon=args.horizon, taus=taus, sweeps=sweeps,
                              bootstrap=args.bootstrap, seed=args.seed, trust_ratio=args.trust_ratio, design=design,
                              schedules=_schedules(args.schedule, args.poisson),
-                             search_schedules=args.search_schedules)
+                             search_schedules=args.search_schedules,
+                             measured_schedules=measured_schedules if protocol is None else None)
             items = {"baseline": args.baseline} | {f"{prefix}_{tau}": path for tau, path in perturbed_paths.items()}
             if protocol is None:
                 items |= {f"sweep_{tau}": path for tau, path in sweep_paths.items()}
+                items |= {f"schedule {label}": path for label, path in schedule_paths.items()}
             hashes = {name: {"path": str(item), "sha256": input_hash(_split_column(item, args.column)[0]),
                              **read_as[name]} for name, item in items.items()}
             analyses[protocol] = (result, perturbed, hashes)
@@ -183,6 +192,18 @@ def _run_analyze(args: argparse.Namespace) -> int:
                        None: "no interval (--bootstrap 0)"}[best["better_than_best_period"]]
             print(f"  beyond periods, best {best['kind']}: {best['schedule']}, <T ∧ {result.horizon}> = "
                   f"{best['mfpt']:.3g}{interval} ({'trusted' if best['trusted'] else 'NOT trusted'}; {verdict})")
+        if result.next_schedule is not None:
+            schedule, replicas, reason = result.next_schedule
+            print(f"  next experiment: train {replicas} replicas perturbed after epochs {schedule.label} ({reason}), "
+                  f"e.g. with PerturbationCallback(\"{protocol or '<protocol>'}\", epochs=[{schedule.label}]) "
+                  f"(fptopt.callbacks), then add them as --measured-schedule {schedule.label}=PATH")
+        answer = result.answer()
+        if answer["kind"] == "schedule":
+            print(f"  answer: the measured schedule {answer['schedule']}, <T ∧ {result.horizon}> = "
+                  f"{answer['mfpt']:.3g} [{answer['mfpt_low']:.3g}, {answer['mfpt_high']:.3g}], distinguishably "
+                  f"faster than tau = {result.multi.optimal_tau}")
+        elif result.measured_schedules:
+            print(f"  answer: tau = {result.multi.optimal_tau}; no measured schedule is distinguishably faster")
         decision = result.decision
         if decision.tau is not None:
             folder = Path(args.study or "") / (protocol or "") / f"tau={decision.tau}"
@@ -279,6 +300,16 @@ def _parse_sweep(item: str, option: str):
     if not sep or not tau.strip().isdigit() or not path:
         raise ValueError(f"{option} must look like TAU=PATH, got {item!r}")
     return int(tau), path
+
+
+def _parse_measured_schedule(item: str) -> tuple[str, str]:
+    label, sep, path = item.partition("=")
+    if not sep or not path:
+        raise ValueError(f"--measured-schedule must look like E1,E2,...=PATH or poisson:RATE=PATH, got {item!r}")
+    try:
+        return Schedule.from_label(label.strip()).label, path
+    except ValueError as error:
+        raise ValueError(f"--measured-schedule {item}: {error}") from None
 
 
 def _perturbed_paths(items: list[str], tau_star: int | None) -> dict[int, str]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats.analyze import analyze, write_analysis
-from ..stats.design import SCHEDULE_COLUMNS, Schedule, measured_means, next_schedule, schedule_answer
+from ..stats.design import SCHEDULE_COLUMNS, Schedule
 from ..stats.logs import trajectories_from_frame
 from ..stats.qss import detect_qss, distance_table
 from ..stats.survival import FirstPassage, first_passage, kaplan_meier
@@ -222,6 +222,8 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
     baseline_frame = load_condition(baseline_paths, config, "train_baseline")
     frames = _measured_frames(config, protocol, single_paths, design_paths)
     runs = {tau: trajectories(frame, column) for tau, frame in frames.items()}
+    schedule_frames = {label: load_condition(paths, config, "train_schedule", protocol, schedule=label)
+                       for label, paths in sorted((design_schedule_paths or {}).items())}
     result = analyze(trajectories(baseline_frame, column), runs,
                      tau_star=protocol_config(config, protocol)["tau_star"], target=target, direction=direction,
                      horizon=config_horizon(config), taus=prediction_taus(config, protocol),
@@ -229,26 +231,23 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
                      design=design_settings(config), schedules=schedules, search_schedules=search_schedules,
-                     search_resamples=search_resamples)
-    schedule_frames = {label: load_condition(paths, config, "train_schedule", protocol, schedule=label)
-                       for label, paths in sorted((design_schedule_paths or {}).items())}
+                     search_resamples=search_resamples,
+                     measured_schedules={analysis_label(label): trajectories(frame, column)
+                                         for label, frame in schedule_frames.items()})
     cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values())) + sum(
         map(replica_epochs_trained, schedule_frames.values()))
     return DesignAnalysis(result=result, replica_epochs=cost, frames=frames, schedule_frames=schedule_frames)
 
 
-def design_schedule_passages(config: dict, schedule_frames: dict) -> dict:
-    """``{analysis label ("7,22,37"): FirstPassage}`` of measured schedules' tables."""
-    column, target, direction = _observable(config)
-    h = config_horizon(config)
-    return {configured_label(label): first_passage(trajectories(frame, column)[:, :h], target, direction)
-            for label, frame in schedule_frames.items()}
-
-
-def configured_label(path_label: str) -> str:
-    """A schedule's label in the analysis' tables from its label in paths."""
+def analysis_label(path_label: str) -> str:
+    """A schedule's label in the analysis (``"7,22,37"``) from its label in paths (``epochs7-22-37``)."""
     spec = schedule_from_label(path_label)
     return (Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec else Schedule(rate=spec["poisson"])).label
+
+
+def path_label(schedule: Schedule) -> str:
+    """The inverse of :func:`analysis_label`."""
+    return schedule_label({"epochs": list(schedule.epochs)} if schedule.rate is None else {"poisson": schedule.rate})
 
 
 def design_round_stage(config: dict, protocol: str, *, round_index: int, baseline_paths, single_paths,
@@ -264,23 +263,21 @@ def design_round_stage(config: dict, protocol: str, *, round_index: int, baselin
               "design_schedule_paths": design_schedule_paths}
     analysis = design_analysis(config, protocol, bootstrap=0, **common)
     summary = analysis.result.summary()
-    schedule, schedule_replicas, schedule_reason = None, None, None
+    schedule = None
     if summary["next_tau"] is None and summary["settled"]:
         searched = design_analysis(config, protocol, bootstrap=0, search_schedules=True,
                                    search_resamples=config["analysis"]["bootstrap"], **common)
-        measured = design_schedule_passages(config, analysis.schedule_frames)
-        chosen = next_schedule(searched.result.schedule_search, measured, design_settings(config))
-        if chosen is not None:
-            schedule = schedule_label({"epochs": list(chosen[0].epochs)})
-            schedule_replicas, schedule_reason = chosen[1], chosen[2]
+        schedule = searched.result.next_schedule
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
               "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],
               "next_tau": summary["next_tau"], "next_replicas": summary["next_replicas"],
               "next_reason": summary["next_reason"], "settled": summary["settled"],
               "indifferent_taus": summary["indifferent_taus"], "replicas": summary["replicas"],
-              "next_schedule": schedule, "next_schedule_replicas": schedule_replicas,
-              "next_schedule_reason": schedule_reason, "replica_epochs_trained": analysis.replica_epochs}
+              "next_schedule": None if schedule is None else path_label(schedule[0]),
+              "next_schedule_replicas": None if schedule is None else schedule[1],
+              "next_schedule_reason": None if schedule is None else schedule[2],
+              "replica_epochs_trained": analysis.replica_epochs}
     write_json({**record, "provenance": provenance(config, stage="design", protocol=protocol)}, out_json)
 
 
@@ -299,7 +296,7 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
                                design_paths=design_paths, schedules=schedules, search_schedules=True,
                                design_schedule_paths=design_schedule_paths)
     result, replica_epochs, frames = analysis.result, analysis.replica_epochs, analysis.frames
-    answer = _answer(config, result, frames, analysis.schedule_frames)
+    answer = _answer(config, result, analysis.schedule_frames)
     inputs = {str(p): file_sha256(p) for p in [*baseline_paths, *single_paths,
                                                *(q for paths in design_paths.values() for q in paths),
                                                *(q for paths in (design_schedule_paths or {}).values() for q in paths)]}
@@ -321,7 +318,7 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
                                   # trained to the horizon (None when the chosen period is predicted only)
                                   "optimal_accuracy": _optimal_accuracy(config, result, frames),
                                   # the period, or a measured schedule distinguishably faster than it
-                                  "answer": answer, "next_schedule": None})
+                                  "answer": answer})
     response = result.response
     low, high = response.confidence_interval()
     phi = pd.DataFrame({"protocol": protocol, "tau_star": tau_star, "u": np.arange(response.phi.size),
@@ -342,25 +339,15 @@ def predict_stage(config: dict, protocol: str, *, baseline_paths, single_paths, 
     write_json({**measured.summary, "condition": condition, "provenance": meta}, outputs["single_summary"])
 
 
-def _answer(config: dict, result, frames: dict, schedule_frames: dict) -> dict:
-    """What to use: the chosen period, unless a schedule the design measured is
-    distinguishably faster (:func:`fptopt.stats.design.schedule_answer`); with
-    the final accuracy of its full-horizon replicas."""
-    multi = result.multi
-    period = {"kind": "period", "tau": int(multi.optimal_tau), "schedule": None, "mfpt": float(multi.optimal_mfpt)}
-    if not schedule_frames or not multi.optimal_measured:
-        return period
-    h = config_horizon(config)
-    mfpt, se = measured_means({multi.optimal_tau: first_passage(
-        trajectories(frames[int(multi.optimal_tau)], config["observable"]["column"])[:, :h],
-        *_observable(config)[1:])}, h)[int(multi.optimal_tau)]
-    won = schedule_answer(mfpt, se, design_schedule_passages(config, schedule_frames), h,
-                          confidence=float(config["adaptive"]["confidence"]))
-    if won is None:
-        return period
-    path_label = next(label for label in schedule_frames if configured_label(label) == won["schedule"])
-    return {"kind": "schedule", "tau": None, **won, "baseline_mfpt": float(multi.baseline_mfpt),
-            "accuracy": _accuracy_summary(schedule_frames[path_label], config)}
+def _answer(config: dict, result, schedule_frames: dict) -> dict:
+    """What to use (``result.answer()``: the chosen period, or a measured
+    schedule distinguishably faster than it), with the final accuracy of a
+    schedule's full-horizon replicas."""
+    answer = result.answer()
+    if answer["kind"] == "schedule":
+        table = next(frame for label, frame in schedule_frames.items() if analysis_label(label) == answer["schedule"])
+        answer["accuracy"] = _accuracy_summary(table, config)
+    return answer
 
 
 def _optimal_accuracy(config: dict, result, frames: dict) -> dict | None:

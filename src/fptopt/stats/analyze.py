@@ -37,10 +37,14 @@ from .design import (
     Decision,
     DesignSettings,
     MultiFrequencyResult,
+    Schedule,
     decide,
+    measured_means,
     multi_frequency,
+    next_schedule,
     predict_schedules,
     renewal_check,
+    schedule_answer,
     schedule_survival,
 )
 from .design import search_schedules as search_beyond_periods  # a name free for analyze's flag
@@ -79,6 +83,9 @@ class AnalysisResult:
     schedules: pd.DataFrame | None = None  # predict_schedules' table, when schedules were asked for
     schedule_survival: pd.DataFrame | None = None  # and their point survival curves (schedule, t, sf)
     schedule_search: pd.DataFrame | None = None  # two-phase schedules and timers searched (search_schedules)
+    measured_schedules: dict = field(default_factory=dict)  # {label: FirstPassage} of runs under schedules
+    schedule_answer: dict | None = None  # a measured schedule distinguishably faster than the chosen period
+    next_schedule: tuple | None = None  # (Schedule, replicas, reason): the schedule to measure next
     replicas: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -148,7 +155,20 @@ class AnalysisResult:
             "missing_values": dict(self.missing_values),
             "bootstrap_resamples": m.n_resamples,
             "beyond_periods": self._beyond_periods(),
+            "answer": self.answer(),
+            "next_schedule": None if self.next_schedule is None else self.next_schedule[0].label,
+            "next_schedule_replicas": None if self.next_schedule is None else self.next_schedule[1],
+            "next_schedule_reason": None if self.next_schedule is None else self.next_schedule[2],
         }
+
+    def answer(self) -> dict:
+        """What to use: the chosen period, or the measured schedule that is
+        distinguishably faster than it (``kind`` says which)."""
+        if self.schedule_answer is not None:
+            return {"kind": "schedule", "tau": None, **self.schedule_answer,
+                    "baseline_mfpt": float(self.multi.baseline_mfpt)}
+        return {"kind": "period", "tau": int(self.multi.optimal_tau), "schedule": None,
+                "mfpt": float(self.multi.optimal_mfpt)}
 
     def _beyond_periods(self) -> list | None:
         """The best two-phase schedule and the best timer of the search (None without it)."""
@@ -187,7 +207,8 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
             horizon: int | None = None, taus=None, sweeps=None, bootstrap: int = 0,
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
             qss_options: dict | None = None, design: DesignSettings | None = None,
-            schedules=None, search_schedules: bool = False, search_resamples: int | None = None) -> AnalysisResult:
+            schedules=None, search_schedules: bool = False, search_resamples: int | None = None,
+            measured_schedules: dict | None = None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
@@ -205,6 +226,12 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     and a Poisson timer at every rate 1/τ of the grid, against the best period
     (:func:`~fptopt.stats.design.search_schedules`; ``result.schedule_search``),
     its best candidates' intervals from ``search_resamples`` resamples (default ``bootstrap``).
+    Once the periods are settled, the search's schedule worth measuring is
+    ``result.next_schedule`` (:func:`~fptopt.stats.design.next_schedule`).
+    ``measured_schedules`` (``{label: array}``, labels as ``"10,16,22"`` or
+    ``"poisson:0.1"``) are runs trained under such schedules; one that is
+    distinguishably faster than the chosen (measured) period is the answer
+    (``result.schedule_answer``, :func:`~fptopt.stats.design.schedule_answer`).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -290,12 +317,29 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
                                        trust_ratio=trust_ratio,
                                        n_resamples=bootstrap if search_resamples is None else search_resamples,
                                        confidence_level=confidence_level, seed=seed)
+    measured = {}
+    for label, values in (measured_schedules or {}).items():
+        fp = first_passage(np.asarray(values, dtype=float), target, direction)
+        if fp.horizon < horizon:
+            raise ValueError(f"the run under schedule {label} has {fp.horizon} epochs, fewer than the horizon "
+                             f"{horizon}")
+        measured[Schedule.from_label(label).label] = fp.restrict(horizon)
+    decision = decide(multi, runs, design)
+    answer = None
+    if measured and multi.optimal_measured:
+        period_mfpt, period_se = measured_means({multi.optimal_tau: runs[multi.optimal_tau]}, horizon)[
+            multi.optimal_tau]
+        answer = schedule_answer(period_mfpt, period_se, measured, horizon, confidence=design.confidence)
+    chosen = None
+    if search is not None and decision.tau is None and decision.settled:
+        chosen = next_schedule(search, measured, design)
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
-                          decision=decide(multi, runs, design), validation=validation,
+                          decision=decision, validation=validation,
                           censored_short=censored_short, missing_values=gaps, schedules=schedule_table,
                           schedule_survival=schedule_curves, schedule_search=search,
-                          replicas=replicas)
+                          replicas=replicas | {f"schedule {label}": fp.n_replicas for label, fp in measured.items()},
+                          measured_schedules=measured, schedule_answer=answer, next_schedule=chosen)
 
 
 def _censored_early(fp, horizon: int) -> int:
