@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from fptopt.pipeline.jobs import STAGES
+
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +42,7 @@ SCRIPTS = REPO / "tests" / "slurm"
 TINY = "tests/config/tiny.yaml"
 GPU_OVERRIDE = "slurm_test_gpu.yaml"  # written into the temporary copies only
 TABLES = ["results/tables/validation.csv", "results/tables/optimum.csv"]
-TRAIN_RULES = ("train_baseline", "train_single_frequency", "train_sweep")
+TRAIN_RULES = STAGES  # every training rule is named after its stage (train_schedule included)
 STATE_DIR = Path(os.environ.get("SLURM_TEST_STATE_DIR", "/tmp/fptopt-slurm"))
 # Snakemake polls SLURM after this many seconds (then +10 s while nothing
 # finished); the test cluster keeps finished jobs in squeue for MinJobAge=600 s,
