@@ -204,12 +204,16 @@ class DesignAnalysis:
     schedule_frames: dict  # {path label: training table} of the schedules the design measured
 
 
+def analysis_schedule(spec: dict) -> Schedule:
+    """The analysis' :class:`fptopt.stats.design.Schedule` of a config entry
+    (``{epochs: [...]}`` or ``{poisson: RATE}``)."""
+    return Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec else Schedule(rate=float(spec["poisson"]))
+
+
 def configured_schedules(config: dict, protocol: str) -> dict:
     """The protocol's configured schedules as ``{label: Schedule}`` (label: the
-    name in paths, :func:`fptopt.pipeline.jobs.schedule_label`; the value: the
-    analysis' :class:`fptopt.stats.design.Schedule`), in config order."""
-    return {schedule_label(spec): Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec
-            else Schedule(rate=float(spec["poisson"])) for spec in protocol_config(config, protocol)["schedules"]}
+    name in paths, :func:`fptopt.pipeline.jobs.schedule_label`), in config order."""
+    return {schedule_label(spec): analysis_schedule(spec) for spec in protocol_config(config, protocol)["schedules"]}
 
 
 def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths, design_paths: dict,
@@ -241,8 +245,7 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
 
 def analysis_label(path_label: str) -> str:
     """A schedule's label in the analysis (``"7,22,37"``) from its label in paths (``epochs7-22-37``)."""
-    spec = schedule_from_label(path_label)
-    return (Schedule(epochs=tuple(spec["epochs"])) if "epochs" in spec else Schedule(rate=spec["poisson"])).label
+    return analysis_schedule(schedule_from_label(path_label)).label
 
 
 def path_label(schedule: Schedule) -> str:
