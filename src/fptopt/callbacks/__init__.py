@@ -25,6 +25,7 @@ class PerturbationSchedule:
         import torch
 
         from ..train.perturb import resolve_protocol
+        from ..train.protocols import Schedule
 
         if (tau is None) == (epochs is None):
             raise ValueError("give a period tau or a list of epochs, not both")
@@ -35,6 +36,8 @@ class PerturbationSchedule:
             raise ValueError(f"epochs: expected epochs of at least 1, got {epochs}")
         self.protocol = resolve_protocol(protocol)
         self.tau = None if tau is None else int(tau)
+        # The pipeline trainer's own rule for when a schedule acts.
+        self._when = Schedule(period=self.tau, epochs=tuple(self.epochs or ()))
         self.options = dict(options or {})
         self.generator = torch.Generator().manual_seed(int(seed))
         self.perturbed_after: list[int] = []
@@ -42,9 +45,8 @@ class PerturbationSchedule:
     def due(self, completed_epochs: int) -> bool:
         """True right after epoch ``completed_epochs`` (1-based) when it is a multiple of τ
         (or one of the ``epochs``), once."""
-        scheduled = (completed_epochs in self.epochs if self.epochs is not None
-                     else completed_epochs > 0 and completed_epochs % self.tau == 0)
-        return scheduled and completed_epochs not in self.perturbed_after
+        return (completed_epochs > 0 and self._when.acts_after(completed_epochs)
+                and completed_epochs not in self.perturbed_after)
 
 
 class ScheduledPerturbation:
