@@ -218,7 +218,8 @@ def configured_schedules(config: dict, protocol: str) -> dict:
 
 def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths, design_paths: dict,
                     bootstrap: int | None = None, schedules=None, search_schedules: bool = False,
-                    search_resamples: int | None = None, design_schedule_paths: dict | None = None) -> DesignAnalysis:
+                    search_resamples: int | None = None, search_when_settled: bool = False,
+                    design_schedule_paths: dict | None = None) -> DesignAnalysis:
     """:class:`DesignAnalysis` of one protocol from its training tables (with
     ``schedules`` also their predictions, :func:`fptopt.stats.design.predict_schedules`)."""
     column, target, direction = _observable(config)
@@ -235,7 +236,7 @@ def design_analysis(config: dict, protocol: str, *, baseline_paths, single_paths
                      confidence_level=analysis["confidence_level"],
                      trust_ratio=config["adaptive"]["trust_ratio"], qss_options=qss_options(config),
                      design=design_settings(config), schedules=schedules, search_schedules=search_schedules,
-                     search_resamples=search_resamples,
+                     search_resamples=search_resamples, search_when_settled=search_when_settled,
                      measured_schedules={analysis_label(label): trajectories(frame, column)
                                          for label, frame in schedule_frames.items()})
     cost = replica_epochs_trained(baseline_frame) + sum(map(replica_epochs_trained, frames.values())) + sum(
@@ -262,15 +263,11 @@ def design_round_stage(config: dict, protocol: str, *, round_index: int, baselin
     is asked for, the search beyond periods runs (with bootstrap intervals for
     its best candidates) and may name a two-phase schedule to measure
     (``next_schedule``, :func:`fptopt.stats.design.next_schedule`)."""
-    common = {"baseline_paths": baseline_paths, "single_paths": single_paths, "design_paths": design_paths,
-              "design_schedule_paths": design_schedule_paths}
-    analysis = design_analysis(config, protocol, bootstrap=0, **common)
+    analysis = design_analysis(config, protocol, baseline_paths=baseline_paths, single_paths=single_paths,
+                               design_paths=design_paths, design_schedule_paths=design_schedule_paths, bootstrap=0,
+                               search_when_settled=True, search_resamples=config["analysis"]["bootstrap"])
     summary = analysis.result.summary()
-    schedule = None
-    if summary["next_tau"] is None and summary["settled"]:
-        searched = design_analysis(config, protocol, bootstrap=0, search_schedules=True,
-                                   search_resamples=config["analysis"]["bootstrap"], **common)
-        schedule = searched.result.next_schedule
+    schedule = analysis.result.next_schedule
     record = {"protocol": protocol, "round": int(round_index), "measured_taus": summary["measured_taus"],
               "optimal_tau": summary["optimal_tau"], "optimal_mfpt": summary["optimal_mfpt"],
               "optimal_measured": summary["optimal_measured"], "optimal_trusted": summary["optimal_trusted"],

@@ -208,7 +208,7 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
             seed: int = 0, confidence_level: float = 0.95, trust_ratio: float = DEFAULT_TRUST_RATIO,
             qss_options: dict | None = None, design: DesignSettings | None = None,
             schedules=None, search_schedules: bool = False, search_resamples: int | None = None,
-            measured_schedules: dict | None = None) -> AnalysisResult:
+            search_when_settled: bool = False, measured_schedules: dict | None = None) -> AnalysisResult:
     """Full analysis of trajectory arrays (replicas x epochs); see module doc.
 
     ``perturbed`` is either one array measured at period ``tau_star`` or a
@@ -225,7 +225,8 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     two-phase schedule (first perturbation after s₁, then every τ of the grid)
     and a Poisson timer at every rate 1/τ of the grid, against the best period
     (:func:`~fptopt.stats.design.search_schedules`; ``result.schedule_search``),
-    its best candidates' intervals from ``search_resamples`` resamples (default ``bootstrap``).
+    its best candidates' intervals from ``search_resamples`` resamples (default ``bootstrap``);
+    ``search_when_settled`` runs it only once the design asks for no period and is settled.
     Once the periods are settled, the search's schedule worth measuring is
     ``result.next_schedule`` (:func:`~fptopt.stats.design.next_schedule`).
     ``measured_schedules`` (``{label: array}``, labels as ``"10,16,22"`` or
@@ -309,8 +310,9 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
                                            n_resamples=bootstrap, confidence_level=confidence_level, seed=seed,
                                            t_q=qss.t_q)
         schedule_curves = schedule_survival(base_fp, runs, schedules, horizon)
+    decision = decide(multi, runs, design)
     search = None
-    if search_schedules:
+    if search_schedules or (search_when_settled and decision.tau is None and decision.settled):
         search = search_beyond_periods(base_fp, runs, horizon, taus=multi.taus,
                                        rates=sorted({1.0 / t for t in multi.taus}),
                                        best_period_mfpt=float(multi.optimal_mfpt), t_q=qss.t_q,
@@ -324,7 +326,6 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
             raise ValueError(f"the run under schedule {label} has {fp.horizon} epochs, fewer than the horizon "
                              f"{horizon}")
         measured[Schedule.from_label(label).label] = fp.restrict(horizon)
-    decision = decide(multi, runs, design)
     answer = None
     if measured and multi.optimal_measured:
         period_mfpt, period_se = measured_means({multi.optimal_tau: runs[multi.optimal_tau]}, horizon)[
