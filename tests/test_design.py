@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from fptopt.stats.design import (
     DesignSettings,
@@ -22,6 +23,8 @@ from fptopt.stats.design import (
     next_period,
     pooled_response,
     renewal_check,
+    renewal_test,
+    renewal_tests,
     replay_design,
     run_interval,
 )
@@ -180,6 +183,29 @@ def test_renewal_check_accepts_renewal_and_flags_a_response_that_changes_with_th
     assert list(table["cycle"]) == [1, 2, 3, 4]
     assert not table["consistent"].all()
     assert np.all((table["low"] <= table["cycle_survival"]) & (table["cycle_survival"] <= table["high"]))
+
+
+def test_renewal_test_holds_its_level_on_renewal_and_rejects_a_response_that_changes_with_the_cycle():
+    """On a renewal process the per-run log-rank p-value is uniform: 5 % of
+    200 simulated runs reject at 5 % (binomial bounds); the drifting process of
+    the check above is rejected at once, and Holm's adjustment across runs
+    keeps the renewing runs consistent."""
+    pvalues = [renewal_test(simulate(warm_up, 300, tau=12, seed=100 + i), 12).pvalue for i in range(200)]
+    rejections = int(np.sum(np.array(pvalues) < 0.05))
+    assert stats.binomtest(rejections, 200, 0.05).pvalue > 0.01, rejections
+
+    def slower_after_first(age, cycle):
+        return np.where(age <= np.where(cycle >= 2, 10, 3), 0.0, 0.1)
+
+    drifting = simulate(slower_after_first, 3000, tau=12, seed=9)
+    test = renewal_test(drifting, 12)
+    assert (test.tau, test.cycles, test.df) == (12, 4, 3)
+    assert test.pvalue < 1e-10
+    table = renewal_tests({12: drifting, 10: simulate(warm_up, 3000, tau=10, seed=8),
+                           15: simulate(warm_up, 3000, tau=15, seed=7)}, H)
+    assert list(table["tau"]) == [10, 12, 15]
+    assert table.set_index("tau")["consistent"].to_dict() == {10: True, 12: False, 15: True}
+    assert np.all(table["p_holm"] >= table["p_value"])
 
 
 def test_replayed_design_finds_a_near_best_period_with_few_frequencies():

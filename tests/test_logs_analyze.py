@@ -302,6 +302,11 @@ def test_multi_frequency_cli_reports_measured_periods_and_next_tau(runs, tmp_pat
     assert summary["replicas"] == {"baseline": 200, "tau8": 200, "tau12": 200}
     assert summary["optimal_tau"] in summary["indifferent_taus"]
     assert f"indistinguishable from the best: tau in {summary['indifferent_taus']}" in printed.out
+    # one renewal test per measured run, written as the statistics module computes it
+    tests = {row["tau"]: row for row in summary["renewal_tests"]}
+    assert sorted(tests) == [8, 12]
+    assert all(row["p_holm"] >= row["p_value"] and 1 <= row["df"] <= row["cycles"] - 1 for row in tests.values())
+    assert summary["renewal_consistent"] == all(row["consistent"] for row in tests.values())
     if summary["next_tau"] is None:
         assert summary["next_replicas"] is None and "no further experiment needed" in printed.out
     else:

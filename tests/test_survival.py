@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from fptopt.stats.survival import (
     event_counts,
     first_passage,
+    holm,
     kaplan_meier,
+    logrank_counts,
     plateau_hazard,
     restricted_mfpt,
     survival_matrix,
@@ -185,3 +188,71 @@ def test_plateau_hazard_is_events_per_exposure_with_garwood_interval():
     assert low < k < high
     k0, low0, high0 = plateau_hazard(np.zeros(5), n, 2, 4)
     assert k0 == 0 and low0 == 0 and high0 == pytest.approx(3.689 / 293, rel=1e-3)
+
+
+def _counts(times, observed, horizon):
+    """(d, r) at epochs 1..horizon of one sample, written out by loops (a reference)."""
+    d, r = np.zeros(horizon), np.zeros(horizon)
+    for time, event in zip(times, observed, strict=True):
+        r[: int(time)] += 1
+        if event:
+            d[int(time) - 1] += 1
+    return d, r
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_sample_logrank_from_counts_is_scipys_logrank_squared(seed):
+    rng = np.random.default_rng(seed)
+    horizon = 30
+    samples = []
+    for size, hazard in ((40, 0.08), (55, 0.11)):
+        t = rng.geometric(hazard, size)
+        samples.append((np.minimum(t, horizon), t <= horizon))
+    (d1, r1), (d2, r2) = (_counts(t, e, horizon) for t, e in samples)
+    ours = logrank_counts(np.stack([d1, d2], axis=1), np.stack([r1, r2], axis=1))
+    reference = stats.logrank(*(stats.CensoredData(uncensored=t[e], right=t[~e]) for t, e in samples))
+    assert ours.df == 1
+    assert ours.statistic == pytest.approx(reference.statistic ** 2, rel=1e-10)
+    assert ours.pvalue == pytest.approx(reference.pvalue, rel=1e-8)
+
+
+def test_k_sample_logrank_holds_its_level_with_late_entry_and_detects_a_different_hazard():
+    """Four groups with one hazard, two of them entering the risk set late: the
+    χ²(3) statistic rejects about 5 % of the time at the 5 % level; a group with
+    twice the hazard is found."""
+    rng = np.random.default_rng(3)
+    horizon = 25
+
+    def group(hazard, size, entry):
+        t = entry + rng.geometric(hazard, size)
+        d, r = _counts(np.minimum(t, horizon), t <= horizon, horizon)
+        r[:entry] = 0  # not at risk before entering
+        return d, r
+
+    pvalues = []
+    for _ in range(400):
+        groups = [group(0.1, 60, entry) for entry in (0, 0, 5, 10)]
+        d, r = (np.stack(x, axis=1) for x in zip(*groups, strict=True))
+        result = logrank_counts(d, r)
+        assert result.df == 3
+        pvalues.append(result.pvalue)
+    rejections = int(np.sum(np.array(pvalues) < 0.05))
+    assert stats.binomtest(rejections, 400, 0.05).pvalue > 0.01, rejections
+    groups = [group(0.1, 200, 0), group(0.2, 200, 5)]
+    d, r = (np.stack(x, axis=1) for x in zip(*groups, strict=True))
+    assert logrank_counts(d, r).pvalue < 1e-4
+
+
+def test_logrank_needs_two_groups_at_risk_and_valid_counts():
+    single = logrank_counts(np.array([[1.0, 0.0]]), np.array([[5.0, 0.0]]))
+    assert np.isnan(single.statistic) and np.isnan(single.pvalue) and single.df == 0
+    with pytest.raises(ValueError, match="n_events <= n_at_risk"):
+        logrank_counts(np.array([[3.0, 0.0]]), np.array([[2.0, 1.0]]))
+
+
+def test_holm_against_its_step_down_definition():
+    p = np.array([0.02, np.nan, 0.001, 0.04, 0.3])
+    # sorted: 0.001·4, 0.02·3, 0.04·2, 0.3·1, each at least the previous one
+    assert holm(p)[[2, 0, 3, 4]] == pytest.approx([0.004, 0.06, 0.08, 0.3])
+    assert np.isnan(holm(p)[1])
+    assert holm([0.6, 0.7]).tolist() == [1.0, 1.0]

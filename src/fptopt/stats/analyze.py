@@ -44,6 +44,7 @@ from .design import (
     next_schedule,
     predict_schedules,
     renewal_check,
+    renewal_tests,
     schedule_answer,
     schedule_survival,
 )
@@ -64,7 +65,8 @@ class AnalysisResult:
     measured periods, predicted elsewhere, with ``source_tau``/``trusted``,
     and the pooled responses it used); ``response`` is the τ* run's response
     to its first perturbation (with pointwise intervals, for the figure) and
-    ``renewal`` the per-cycle check of every measured run; ``tau_star`` is the
+    ``renewal`` the per-cycle check of every measured run and ``renewal_tests``
+    one log-rank test per run (Holm-adjusted across runs); ``tau_star`` is the
     first (or only) measured period given."""
 
     horizon: int
@@ -76,6 +78,7 @@ class AnalysisResult:
     response: Response
     multi: MultiFrequencyResult
     renewal: pd.DataFrame
+    renewal_tests: pd.DataFrame
     decision: Decision
     validation: dict[int, Comparison] = field(default_factory=dict)
     censored_short: dict[str, int] = field(default_factory=dict)
@@ -150,7 +153,9 @@ class AnalysisResult:
             "next_reason": self.decision.reason, "settled": self.decision.settled,
             "indifferent_taus": self.decision.indifferent_taus,
             "replicas": dict(self.replicas),
-            "renewal_consistent": bool(self.renewal["consistent"].all()) if not self.renewal.empty else None,
+            "renewal_consistent": self._renewal_consistent(),
+            "renewal_tests": [{key: (None if pd.isna(value) else value) for key, value in row.items()}
+                              for row in self.renewal_tests.astype(object).to_dict("records")],
             "censored_short_replicas": dict(self.censored_short),
             "missing_values": dict(self.missing_values),
             "bootstrap_resamples": m.n_resamples,
@@ -179,6 +184,13 @@ class AnalysisResult:
                    "outside_qss", "source_tau", "better_than_best_period"]
         return [{key: (None if pd.isna(value) else value) for key, value in row.items()}
                 for row in best[columns].astype(object).to_dict("records")]
+
+    def _renewal_consistent(self) -> bool | None:
+        """Whether no measured run rejects renewal (Holm-adjusted log-rank
+        tests, :func:`~fptopt.stats.design.renewal_tests`); None when no run
+        has two cycles to compare."""
+        verdicts = self.renewal_tests["consistent"].dropna()
+        return bool(verdicts.all()) if not verdicts.empty else None
 
     def _at_optimum(self, values: np.ndarray) -> float:
         return float(values[int(np.flatnonzero(self.multi.taus == self.multi.optimal_tau)[0])])
@@ -291,6 +303,7 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
     curve = kaplan_meier(base_fp, horizon, confidence_level)
     response = response_function(runs[tau_star], tau_star, confidence_level)
     multi = multi_frequency(base_fp, runs, taus, horizon, trust_ratio, bootstrap, confidence_level, seed)
+    tests = renewal_tests(runs, horizon, confidence_level)
     renewal = pd.concat([renewal_check(fp, tau, horizon, confidence_level) for tau, fp in sorted(runs.items())],
                         ignore_index=True)
     validation = {}
@@ -336,6 +349,7 @@ def analyze(baseline, perturbed, *, target: float, tau_star: int | None = None, 
         chosen = next_schedule(search, measured, design)
     return AnalysisResult(horizon=horizon, tau_star=tau_star, target=float(target), direction=direction,
                           baseline=curve, qss=qss, response=response, multi=multi, renewal=renewal,
+                          renewal_tests=tests,
                           decision=decision, validation=validation,
                           censored_short=censored_short, missing_values=gaps, schedules=schedule_table,
                           schedule_survival=schedule_curves, schedule_search=search,

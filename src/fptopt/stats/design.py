@@ -55,11 +55,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .survival import FirstPassage, plateau_hazard, survival_matrix, weighted_counts
+from .survival import FirstPassage, holm, logrank_counts, plateau_hazard, survival_matrix, weighted_counts
 from .theory import extend_response, periodic_survival, predict_poisson, predict_schedule
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
-           "next_period", "renewal_check", "replay_design", "DesignSettings", "Decision", "decide",
+           "next_period", "renewal_check", "renewal_test", "renewal_tests", "RenewalTest",
+           "replay_design", "DesignSettings", "Decision", "decide",
            "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules",
            "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules",
            "next_schedule", "schedule_answer"]
@@ -435,6 +436,78 @@ def renewal_check(fp: FirstPassage, tau_m: int, horizon: int | None = None,
                      "consistent": bool(low <= pooled <= high)})
     return pd.DataFrame(rows, columns=["tau", "cycle", "first_epoch", "n_at_risk", "cycle_survival", "low",
                                        "high", "pooled", "consistent"])
+
+
+@dataclass(frozen=True)
+class RenewalTest:
+    """One run's renewal test (:func:`renewal_test`): ``cycles`` compared,
+    the log-rank ``statistic`` with ``df`` degrees of freedom and its ``pvalue``."""
+
+    tau: int
+    cycles: int
+    statistic: float
+    df: int
+    pvalue: float
+
+
+def renewal_test(fp: FirstPassage, tau_m: int, horizon: int | None = None) -> RenewalTest:
+    """One test of the closure's renewal assumption for a run at period ``τ_m``:
+    do the cycles after the 1st, 2nd, … perturbation share one hazard by age
+    since the perturbation? The cycles are the groups of a K-sample log-rank
+    test on age (:func:`fptopt.stats.survival.logrank_counts`): cycle ``n``
+    holds, at age ``u``, the passages and replicas at risk at epoch ``nτ_m + u``
+    (``u = 1..τ_m``, epochs up to ``H``). A replica that survives a cycle enters
+    the next one, a delayed entry the log-rank test allows: under renewal its
+    contributions to different cycles are uncorrelated martingale increments.
+
+    Unlike :func:`renewal_check`, which sets every cycle's interval against a
+    pooled value that contains it, one statistic answers for the whole run, so
+    its p-value means what it says.
+
+    Examples
+    --------
+    A run at period 10 whose replicas pass at a rate that halves after the
+    second perturbation is not a renewal process:
+
+    >>> import numpy as np
+    >>> from fptopt.stats.survival import FirstPassage
+    >>> rng = np.random.default_rng(0)
+    >>> t = rng.geometric(0.02, 4000) + 10          # nobody passes before the first perturbation
+    >>> t = np.where(t > 20, 20 + rng.geometric(0.01, t.size), t)
+    >>> fp = FirstPassage(np.minimum(t, 60), t <= 60, np.full(t.size, 60), 60, 1.0, "above")
+    >>> renewal_test(fp, 10).pvalue < 1e-6
+    True
+    """
+    horizon = fp.horizon if horizon is None else int(horizon)
+    tau_m = int(tau_m)
+    if not 1 <= tau_m < horizon:
+        raise ValueError(f"tau_m must be in 1..{horizon - 1}, got {tau_m}")
+    d, r = (a[0] for a in weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon))
+    cycles = np.arange(1, horizon // tau_m + 1)
+    epochs = cycles[None, :] * tau_m + np.arange(1, tau_m + 1)[:, None]    # (ages, cycles)
+    inside = epochs <= horizon
+    index = np.where(inside, epochs, 0)
+    result = logrank_counts(np.where(inside, d[index], 0.0), np.where(inside, r[index], 0.0))
+    started = int(np.sum(np.where(inside, r[index], 0.0).sum(axis=0) > 0))
+    return RenewalTest(tau_m, started, result.statistic, result.df, result.pvalue)
+
+
+def renewal_tests(runs: dict, horizon: int, confidence_level: float = 0.95):
+    """:func:`renewal_test` of every measured run, with Holm-adjusted p-values
+    across the runs (:func:`fptopt.stats.survival.holm`) and ``consistent``
+    (adjusted p-value at least ``1 − confidence_level``; None when a run has
+    fewer than two cycles with anyone at risk). Returns a
+    :class:`pandas.DataFrame`: ``tau, cycles, statistic, df, p_value, p_holm, consistent``."""
+    import pandas as pd
+
+    tests = [renewal_test(fp, tau, horizon) for tau, fp in sorted(runs.items())]
+    adjusted = holm([t.pvalue for t in tests])
+    alpha = 1 - confidence_level
+    return pd.DataFrame([{"tau": t.tau, "cycles": t.cycles, "statistic": t.statistic, "df": t.df,
+                          "p_value": t.pvalue, "p_holm": float(a),
+                          "consistent": None if not np.isfinite(a) else bool(a >= alpha)}
+                         for t, a in zip(tests, adjusted, strict=True)],
+                        columns=["tau", "cycles", "statistic", "df", "p_value", "p_holm", "consistent"])
 
 
 @dataclass(frozen=True)
