@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..stats.validation import agree_within
 from ..storage import atomic_path, read_table, write_table
 from .config import horizon as config_horizon
 
 VALIDATION_COLUMNS = ["protocol", "tau", "schedule", "source_tau", "predicted_mfpt", "predicted_low", "predicted_high",
                       "measured_mfpt", "measured_low", "measured_high", "rel_error", "survival_gap", "in_ci",
-                      "extrapolated", "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth",
+                      "agree", "extrapolated", "outside_qss", "censored_fraction", "final_acc", "final_acc_halfwidth",
                       "best_acc", "best_acc_halfwidth", "full_horizon_replicas", "horizon", "n_replicas", "n_diverged",
                       "replica_epochs_trained"]
 
@@ -164,10 +165,8 @@ def prediction_check_table(predictions: pd.DataFrame, dense_mfpt: pd.DataFrame) 
     merged["in_ci"] = (merged["mfpt_low"] <= merged["measured_mfpt"]) & (merged["measured_mfpt"] <= merged["mfpt_high"])
     # The prediction's interval ignores the measurement's own sampling noise; ``agree``
     # asks whether both differ by less than their combined 95 % uncertainty (normal approximation).
-    half_predicted = (merged["mfpt_high"] - merged["mfpt_low"]) / 2
-    half_measured = (merged["measured_high"] - merged["measured_low"]) / 2
-    merged["agree"] = ((merged["predicted"] - merged["measured_mfpt"]).abs()
-                       <= np.sqrt(half_predicted ** 2 + half_measured ** 2))
+    merged["agree"] = agree_within(merged["predicted"], merged["mfpt_low"], merged["mfpt_high"],
+                                   merged["measured_mfpt"], merged["measured_low"], merged["measured_high"])
     # The prediction interval of a run (run_low, run_high) adds a new run's own noise to the prediction's.
     merged["in_run_interval"] = (merged["run_low"] <= merged["measured_mfpt"]) & (
         merged["measured_mfpt"] <= merged["run_high"])
@@ -354,14 +353,17 @@ def results_block(results_dir, search_comparisons=()) -> str:
         inside = schedules[~schedules["extrapolated"].astype(bool) & ~schedules["outside_qss"].astype(bool)]
         shown = schedules[["protocol", "schedule", "source_tau", "extrapolated", "outside_qss", "predicted_mfpt",
                            "predicted_low", "predicted_high", "measured_mfpt", "measured_low", "measured_high",
-                           "rel_error", "in_ci"]]
+                           "rel_error", "in_ci", "agree"]]
         lines += [f"**Schedules beyond a period** (`results/tables/validation.csv`, rows with a `schedule`): "
                   f"predicted from the design's measured periods, then trained with "
                   f"{int(schedules['n_replicas'].min())} replicas each. Median absolute relative error "
                   f"{schedules['rel_error'].abs().median():.3f} over all {len(schedules)}, "
                   f"{inside['rel_error'].abs().median():.3f} over the {len(inside)} trusted ones whose perturbations "
                   f"all fall in the QSS (the swept periods: "
-                  f"{periods_only(validation)['rel_error'].abs().median():.3f}).", "", _shown(shown), ""]
+                  f"{periods_only(validation)['rel_error'].abs().median():.3f}). Prediction and training agree "
+                  f"within their combined 95 % uncertainty (`agree`) for {int(schedules['agree'].sum())} of "
+                  f"{len(schedules)} schedules and {int(periods_only(validation)['agree'].sum())} of "
+                  f"{len(periods_only(validation))} swept periods.", "", _shown(shown), ""]
     searched = []
     for name in optimum["protocol"]:
         summary_path = root / "predict" / name / "summary.json"

@@ -116,11 +116,12 @@ class AnalysisResult:
                  "predicted_high": c.predicted_high, "measured": c.measured_mfpt,
                  "measured_low": c.measured_low, "measured_high": c.measured_high,
                  "rel_error": c.rel_error, "survival_gap": c.survival_gap,
-                 "in_ci": pd.NA if c.in_ci is None else c.in_ci, "horizon": c.horizon}
+                 "in_ci": pd.NA if c.in_ci is None else c.in_ci,
+                 "agree": pd.NA if c.agree is None else c.agree, "horizon": c.horizon}
                 for tau, c in sorted(self.validation.items())]
         table = pd.DataFrame(rows)
         if not table.empty:
-            table["in_ci"] = table["in_ci"].astype("boolean")
+            table[["in_ci", "agree"]] = table[["in_ci", "agree"]].astype("boolean")
         return table
 
     def summary(self) -> dict:

@@ -8,6 +8,11 @@ horizon ``H``:
 * survival gap ``max_{0 <= t < H} |Ψ_τ(t) − Ψ̂_τ(t)|`` (sup norm);
 * ``in_ci``: whether the measured MFPT lies in the predicted (bootstrap)
   interval ``[low, high]``; ``None`` when no interval was computed (NaN bounds).
+  It leaves out the measurement's own noise;
+* ``agree``: whether prediction and measurement differ by less than their
+  combined uncertainty, ``|pred − meas| <= √(h_pred² + h_meas²)`` with ``h``
+  the half-widths of the two intervals (:func:`agree_within`, a normal
+  approximation); ``None`` without a predicted interval.
 
 The measured MFPT carries a Greenwood-type normal interval
 (:meth:`fptopt.stats.survival.SurvivalCurve.restricted_mean`).
@@ -21,7 +26,7 @@ import numpy as np
 
 from .survival import FirstPassage, kaplan_meier
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "agree_within"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Comparison:
     rel_error: float
     survival_gap: float
     in_ci: bool | None
+    agree: bool | None
     horizon: int
     n_replicas: int
 
@@ -66,6 +72,26 @@ def compare(predicted_curve, predicted_mfpt: float, low: float, high: float,
     gap = float(np.max(np.abs(predicted_curve[:horizon] - measured.sf[:horizon])))
     has_interval = np.isfinite(low) and np.isfinite(high)
     in_ci = bool(low <= mean.estimate <= high) if has_interval else None
+    agree = bool(agree_within(predicted_mfpt, low, high, mean.estimate, mean.low, mean.high)) if has_interval else None
     return Comparison(float(predicted_mfpt), float(low), float(high), mean.estimate, mean.low,
-                      mean.high, (predicted_mfpt - mean.estimate) / mean.estimate, gap, in_ci,
+                      mean.high, (predicted_mfpt - mean.estimate) / mean.estimate, gap, in_ci, agree,
                       horizon, measured_fp.n_replicas)
+
+
+def agree_within(predicted, predicted_low, predicted_high, measured, measured_low, measured_high):
+    """Whether a prediction and a measurement differ by less than their combined
+    uncertainty: ``|pred − meas| <= √(h_pred² + h_meas²)``, ``h`` the half-width
+    of each interval. For two independent normal estimates with 95 % intervals it
+    is a two-sided 5 % test of equal means, the check for which a correct
+    prediction fails 5 % of the time (``in_ci`` fails more often: it ignores the
+    measurement's noise). Works elementwise on arrays.
+
+    >>> bool(agree_within(20.0, 18.0, 22.0, 23.0, 21.0, 25.0))   # |20 − 23| = 3 > √(2² + 2²) ≈ 2.83
+    False
+    >>> bool(agree_within(20.0, 18.0, 22.0, 22.5, 20.5, 24.5))
+    True
+    """
+    half_predicted = (np.asarray(predicted_high, dtype=float) - np.asarray(predicted_low, dtype=float)) / 2
+    half_measured = (np.asarray(measured_high, dtype=float) - np.asarray(measured_low, dtype=float)) / 2
+    difference = np.abs(np.asarray(predicted, dtype=float) - np.asarray(measured, dtype=float))
+    return difference <= np.sqrt(half_predicted ** 2 + half_measured ** 2)
