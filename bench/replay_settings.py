@@ -13,6 +13,7 @@ judges only the final answer (no budget curve, no other methods).
 
     python bench/replay_settings.py [--truth DIR] [--worlds 40] [--settings JSON]
     python bench/replay_settings.py --settings '{"max_replicas": 400, "settle_replicas": 400, "rounds": 16}'
+    python bench/replay_settings.py --show-misses     # also: every world whose answer misses, and why it stopped
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--pool", type=int, default=400, help="replicas drawn per condition and world")
     parser.add_argument("--tolerance", type=float, default=0.10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--show-misses", action="store_true",
+                        help="print the periods within the tolerance and, for every world that misses, its answer")
     args = parser.parse_args(argv)
     config = parse_config(yaml.safe_load((ROOT / "config.yaml").read_text()), "config.yaml")
     settings = dataclasses.replace(design_settings(config), **json.loads(args.settings))
@@ -52,7 +55,7 @@ def main(argv=None) -> dict:
     out = {}
     for protocol, sweep in sorted(sweeps.items()):
         baseline, by_tau, truth, best = sweep.baseline, sweep.runs, sweep.truth, sweep.best_mfpt
-        regrets, costs = [], []
+        regrets, costs, misses = [], [], []
         for world in range(args.worlds):
             rng = np.random.default_rng([world, args.seed])
 
@@ -66,11 +69,22 @@ def main(argv=None) -> dict:
                                       settings=settings)[-1]
             regrets.append(truth[final["optimal_tau"]] / best - 1)
             costs.append(final["replica_epochs"])
+            if regrets[-1] > args.tolerance:
+                misses.append({"world": world, "tau": int(final["optimal_tau"]), "regret": float(regrets[-1]),
+                               "settled": bool(final["settled"]), "reason": final["reason"],
+                               "replicas": final["replicas"]})
         out[protocol] = {"share_near_best": float(np.mean(np.array(regrets) <= args.tolerance)),
                          "replica_epochs_mean": float(np.mean(costs)),
                          "replica_epochs_p90": float(np.percentile(costs, 90))}
         print(f"  {protocol:15s} near-best {out[protocol]['share_near_best']:.2f}  replica-epochs mean "
               f"{out[protocol]['replica_epochs_mean']:,.0f}, p90 {out[protocol]['replica_epochs_p90']:,.0f}")
+        if args.show_misses:
+            near = [tau for tau in sweep.taus if truth[tau] / best - 1 <= args.tolerance]
+            print(f"    best tau {sweep.best_tau} ({best:.2f}); within {args.tolerance:.0%}: {near}")
+            for miss in misses:
+                print(f"    world {miss['world']:2d}: tau {miss['tau']} at {miss['regret']:.1%}, "
+                      f"{miss['reason']}, replicas {miss['replicas']}")
+            out[protocol]["misses"] = misses
     return out
 
 
