@@ -18,14 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from fptopt.pipeline import paths, stages
+from fptopt.pipeline import paths
 from fptopt.pipeline.config import horizon as config_horizon
 from fptopt.pipeline.config import parse_config
 from fptopt.stats.design import renewal_tests
-from fptopt.stats.survival import first_passage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import emit  # noqa: E402
+from schedule_sources import passages  # noqa: E402  (bench/schedule_sources.py, same folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,14 +39,11 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     config = parse_config(yaml.safe_load(args.config.read_text()), str(args.config))
     h, level = config_horizon(config), config["analysis"]["confidence_level"]
-    column, target, direction = (config["observable"][key] for key in ("column", "target", "direction"))
     taus = range(args.from_tau, config["regret"]["max_tau"] + 1)
     report = {}
     for protocol in (p["name"] for p in config["protocols"]):
-        runs = {}
-        for tau, files in paths.sweep_blocks(config, protocol, args.results, taus=taus).items():
-            frame = stages.load_condition(files, config, "train_sweep", protocol, tau)
-            runs[tau] = first_passage(stages.trajectories(frame, column)[:, :h], target, direction)
+        runs = {tau: passages(files, config, "train_sweep", protocol, tau)
+                for tau, files in paths.sweep_blocks(config, protocol, args.results, taus=taus).items()}
         table = renewal_tests(runs, h, level)
         report[protocol] = {"replicas": sorted({fp.n_replicas for fp in runs.values()}),
                             "rejected_after_holm": [int(t) for t in table.loc[table["consistent"].eq(False), "tau"]],

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def passages(files, config, stage, protocol=None, tau=None, schedule=None):
-    column, target, direction = (config["observable"][key] for key in ("column", "target", "direction"))
+    """First passages of one condition's training blocks, checked as ``predict`` checks them."""
+    column, target, direction = stages._observable(config)
     frame = stages.load_condition(files, config, stage, protocol, tau, schedule)
     return first_passage(stages.trajectories(frame, column)[:, :config_horizon(config)], target, direction)
 
@@ -50,7 +51,7 @@ def protocol_report(config: dict, protocol: str, root: str, draws: int, seed: in
     design = paths.design_blocks(config, protocol, plan, root)
     dense = paths.sweep_blocks(config, protocol, root, taus=sorted(set(plan) | {tau_star}))
     baseline = passages(paths.baseline_blocks(config, root), config, "train_baseline")
-    column, target, direction = (config["observable"][key] for key in ("column", "target", "direction"))
+    column, target, direction = stages._observable(config)
     frames = stages._measured_frames(config, protocol, paths.single_frequency_blocks(config, protocol, root), design)
     as_designed = {tau: first_passage(stages.trajectories(frame, column)[:, :h], target, direction)
                    for tau, frame in frames.items()}  # what predict reads (τ* with any extra replicas)
