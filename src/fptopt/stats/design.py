@@ -147,18 +147,25 @@ def pooled_response_counts(n_events, n_at_risk, tau_m: int, horizon: int):
     if not 1 <= tau_m < horizon:
         raise ValueError(f"tau_m must be in 1..{horizon - 1} (below the horizon), got {tau_m}")
     u_max = min(tau_m, horizon - tau_m)
-    ages = np.arange(u_max + 1)
-    cycles = np.arange(1, horizon // tau_m + 1)
-    epochs = cycles[None, :] * tau_m + ages[:, None]          # (u_max+1, cycles)
-    inside = (epochs <= horizon) & (ages[:, None] >= 1)
-    index = np.where(inside, epochs, 0)
-    d = np.where(inside, np.asarray(n_events, dtype=float)[..., index], 0.0).sum(axis=-1)
-    r = np.where(inside, np.asarray(n_at_risk, dtype=float)[..., index], 0.0).sum(axis=-1)
+    by_cycle = _by_cycle((n_events, n_at_risk), tau_m, horizon, u_max)
+    # age 0 (index 0) is never an event epoch: zero counts, as survival_matrix expects
+    d, r = (np.concatenate([np.zeros(a.shape[:-2] + (1,)), a.sum(axis=-1)], axis=-1) for a in by_cycle)
     phi = survival_matrix(d, r)
     phi = np.where(r[..., 1:2] > 0, phi, np.nan)
     first = min(math.ceil(u_max / 2) + 1, u_max)
     k, _, _ = plateau_hazard(d, r, first, u_max)
     return phi, np.nan_to_num(k)
+
+
+def _by_cycle(counts, tau_m: int, horizon: int, ages: int):
+    """Each array of ``counts`` (``(..., H+1)`` by epoch) at epoch ``nτ_m + u``, as
+    ``(..., ages, cycles)`` arrays for ages ``u = 1..ages`` and cycles ``n >= 1``;
+    0 past the horizon."""
+    cycles = np.arange(1, horizon // tau_m + 1)
+    epochs = cycles[None, :] * tau_m + np.arange(1, ages + 1)[:, None]      # (ages, cycles)
+    inside = epochs <= horizon
+    index = np.where(inside, epochs, 0)
+    return [np.where(inside, np.asarray(a, dtype=float)[..., index], 0.0) for a in counts]
 
 
 def pooled_response(fp: FirstPassage, tau_m: int, horizon: int | None = None):
@@ -482,13 +489,10 @@ def renewal_test(fp: FirstPassage, tau_m: int, horizon: int | None = None) -> Re
     tau_m = int(tau_m)
     if not 1 <= tau_m < horizon:
         raise ValueError(f"tau_m must be in 1..{horizon - 1}, got {tau_m}")
-    d, r = (a[0] for a in weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon))
-    cycles = np.arange(1, horizon // tau_m + 1)
-    epochs = cycles[None, :] * tau_m + np.arange(1, tau_m + 1)[:, None]    # (ages, cycles)
-    inside = epochs <= horizon
-    index = np.where(inside, epochs, 0)
-    result = logrank_counts(np.where(inside, d[index], 0.0), np.where(inside, r[index], 0.0))
-    started = int(np.sum(np.where(inside, r[index], 0.0).sum(axis=0) > 0))
+    d, r = _by_cycle((a[0] for a in weighted_counts(fp, np.ones((1, fp.n_replicas)), horizon)), tau_m, horizon,
+                     tau_m)
+    result = logrank_counts(d, r)
+    started = int(np.sum(r.sum(axis=0) > 0))
     return RenewalTest(tau_m, started, result.statistic, result.df, result.pvalue)
 
 
