@@ -369,7 +369,8 @@ def test_the_design_replayed_on_the_dense_truths_finds_a_near_best_period(folder
     final = records[-1]
     assert truth[final["optimal_tau"]] <= 1.10 * min(truth.values()), (records, truth)
     assert final["optimal_tau"] in final["indifferent_taus"]
-    grid_cost = sum(int(np.minimum(fp.times, horizon).sum()) for fp in runs[protocol].values())
+    # the pipeline's dense grid: sweep_replicas = 200 per period (the truth holds more, to judge precisely)
+    grid_cost = sum(int(np.minimum(fp.times[:200], horizon).sum()) for fp in runs[protocol].values())
     assert final["replica_epochs"] <= min(24_000, grid_cost / 10)
 
 
