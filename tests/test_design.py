@@ -566,3 +566,34 @@ def test_a_two_phase_schedule_better_than_every_period_is_measured_and_becomes_t
     assert answer["schedule"] == "10,16,22,28,34" and answer["replicas"] == 200
     # a schedule no faster than the period does not replace it
     assert schedule_answer(period_mfpt, period_se, {"10,20,30": runs[10]}, horizon) is None
+
+
+def test_flat_edge_names_the_untrusted_period_nearest_half_of_an_indifferent_shortest_period():
+    from fptopt.stats.design import flat_edge
+
+    taus = np.arange(1, 31)
+    measured = np.isin(taus, [15, 30])
+    trusted = ((taus >= 9) & (taus <= 15)) | (taus >= 18)  # windows [0.6·τ_m, τ_m] of 15 and 30
+    assert flat_edge(taus, measured, trusted, indifferent=[15, 30]) == 7  # |7 − 7.5| = |8 − 7.5|: the shorter
+    assert flat_edge(taus, measured, trusted, indifferent=[30]) is None  # the shortest is distinguishably worse
+    assert flat_edge(taus, measured, np.ones(taus.size, bool), indifferent=[15, 30]) is None  # nothing unknown below
+
+
+def test_the_flat_edge_experiment_is_off_in_the_pipeline_and_explores_below_when_on():
+    """Off (config.yaml's settings) the replay never asks for it; on, the
+    second truth's shrink-and-perturb design measures below its shortest
+    measured period before settling, and the answer stays near-best."""
+    import dataclasses
+
+    assert not DEFAULT_DESIGN.explore_flat_edge
+    meta, baseline, runs, tau_star_runs = dense_truth(DENSE_SECOND)
+    truth = {tau: restricted_mean(fp) for tau, fp in runs["shrink_perturb"].items()}
+    recorded = {**runs["shrink_perturb"], meta["tau_star"]: tau_star_runs["shrink_perturb"]}
+    replays = {flag: replay_design(baseline, recorded, tau_star=meta["tau_star"], taus=range(1, 31),
+                                   horizon=meta["horizon"],
+                                   settings=dataclasses.replace(DEFAULT_DESIGN, explore_flat_edge=flag))
+               for flag in (False, True)}
+    flat = [r for r in replays[True] if r["reason"].startswith("explore below a shortest measured period")]
+    assert flat and not any(r["reason"].startswith("explore below a shortest") for r in replays[False])
+    assert flat[0]["next_tau"] < min(flat[0]["measured_taus"])
+    assert truth[replays[True][-1]["optimal_tau"]] <= 1.10 * min(truth.values())

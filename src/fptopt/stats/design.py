@@ -535,6 +535,10 @@ class DesignSettings:
     tolerance: float = 0.1
     confidence: float = 0.9
     trust_ratio: float = DEFAULT_TRUST_RATIO
+    # An experiment, off in the pipeline: before settling, measure below the shortest
+    # measured period when that period is indistinguishable from the choice (a flat
+    # edge; :func:`flat_edge`). Replayed with bench/replay_settings.py --settings.
+    explore_flat_edge: bool = False
 
     def __post_init__(self):
         for name in ("initial_replicas", "block", "max_replicas"):
@@ -640,8 +644,27 @@ def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = 
     if threats:
         return Decision(None, 0, "unsettled, but every period that could change the answer has max_replicas",
                         False, indifferent)
+    edge = flat_edge(result.taus, result.measured, result.trusted, indifferent) if settings.explore_flat_edge else None
+    if edge is not None:
+        return Decision(edge, settings.initial_replicas, "explore below a shortest measured period "
+                        f"indistinguishable from tau = {chosen}", False, indifferent)
     return Decision(None, 0, f"settled: no measured period beats tau = {chosen} by more than "
                               f"{settings.tolerance:.0%} (one-sided {settings.confidence:.0%})", True, indifferent)
+
+
+def flat_edge(taus, measured, trusted, indifferent) -> int | None:
+    """When the shortest measured period is in the indifferent set, the curve is
+    flat down to it and what lies below is unknown (untrusted): the untrusted,
+    unmeasured period closest to half of it (as :func:`next_period` explores
+    below a shortest measured optimum), else ``None``."""
+    taus = np.asarray(taus, dtype=int)
+    measured = np.asarray(measured, dtype=bool)
+    shortest = int(taus[measured].min())
+    below = (taus < shortest) & ~np.asarray(trusted, dtype=bool) & ~measured
+    if shortest not in indifferent or not below.any():
+        return None
+    candidates = taus[below]
+    return int(candidates[np.argmin(np.abs(candidates - shortest / 2))])
 
 
 def replica_epochs(fp: FirstPassage, epoch: int | None = None) -> int:
