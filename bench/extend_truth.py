@@ -23,7 +23,7 @@ periods only).
     python bench/extend_truth.py --truth tests/data/dense_default --config config.yaml \\
         --replicas 800 --workdir /tmp/extend_default
     python bench/extend_truth.py --truth tests/data/dense_mlp2x32 \\
-        --config config/truths/digits_mlp2x32.yaml --replicas 800 --workdir /tmp/extend_mlp2x32
+        --config config/truths/digits_mlp2x32.yaml --replicas 600 --workdir /tmp/extend_mlp2x32
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
     extension = provenance(config, stage="extend_truth", replicas_per_dense_period=args.replicas,
                            recorded_before=recorded, replica_epochs_trained=replica_epochs)
     write_table(new, table_path, made_by | {"extended_by": extension})
-    meta["replicas"] = recorded  # replicas of the baseline and τ* runs (compare_search's default R per trial)
+    meta.setdefault("replicas", recorded)  # the baseline and τ* runs keep theirs (compare_search's default R)
     meta["dense_replicas"] = int(args.replicas)
     meta["extended"] = (f"dense periods extended from {recorded} to {args.replicas} replicas by "
                         f"`python bench/extend_truth.py --truth {args.truth} --config {args.config} "
