@@ -395,11 +395,17 @@ def next_period(taus, mfpt, measured, trusted, baseline_mfpt: float = np.inf) ->
         return optimum
     if optimum != int(taus[measured].min()):
         return None
-    below = (taus < optimum) & ~trusted
+    return _untrusted_near_half(taus, trusted, optimum)
+
+
+def _untrusted_near_half(taus: np.ndarray, trusted: np.ndarray, shortest: int) -> int | None:
+    """The untrusted period below ``shortest`` (the shortest measured one, so
+    nothing below it is measured) closest to half of it, else ``None``."""
+    below = (taus < shortest) & ~trusted
     if not below.any():
         return None
     candidates = taus[below]
-    return int(candidates[np.argmin(np.abs(candidates - optimum / 2))])
+    return int(candidates[np.argmin(np.abs(candidates - shortest / 2))])
 
 
 def renewal_check(fp: FirstPassage, tau_m: int, horizon: int | None = None,
@@ -658,13 +664,10 @@ def flat_edge(taus, measured, trusted, indifferent) -> int | None:
     unmeasured period closest to half of it (as :func:`next_period` explores
     below a shortest measured optimum), else ``None``."""
     taus = np.asarray(taus, dtype=int)
-    measured = np.asarray(measured, dtype=bool)
-    shortest = int(taus[measured].min())
-    below = (taus < shortest) & ~np.asarray(trusted, dtype=bool) & ~measured
-    if shortest not in indifferent or not below.any():
+    shortest = int(taus[np.asarray(measured, dtype=bool)].min())
+    if shortest not in indifferent:
         return None
-    candidates = taus[below]
-    return int(candidates[np.argmin(np.abs(candidates - shortest / 2))])
+    return _untrusted_near_half(taus, np.asarray(trusted, dtype=bool), shortest)
 
 
 def replica_epochs(fp: FirstPassage, epoch: int | None = None) -> int:
