@@ -55,7 +55,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .survival import FirstPassage, holm, logrank_counts, plateau_hazard, survival_matrix, weighted_counts
+from .survival import (FirstPassage, holm, logrank_counts, plateau_hazard, restricted_mean_standard_error,
+                       survival_matrix, weighted_counts)
 from .theory import extend_response, periodic_survival, predict_poisson, predict_schedule
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
@@ -63,7 +64,7 @@ __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", 
            "replay_design", "DesignSettings", "Decision", "decide",
            "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules",
            "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules",
-           "next_schedule", "schedule_answer"]
+           "next_schedule", "schedule_answer", "unknown_below"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -110,6 +111,7 @@ class MultiFrequencyResult:
     run_low: np.ndarray | None = None
     run_high: np.ndarray | None = None
     run_replicas: int | None = None
+    baseline_standard_error: float = float("nan")  # Greenwood, of the pooled baseline's ⟨T ∧ H⟩
 
     def run_interval(self) -> tuple[np.ndarray, np.ndarray]:
         """Where the measured ⟨T_τ ∧ H⟩ of a new run of ``run_replicas`` replicas
@@ -275,7 +277,8 @@ def multi_frequency(baseline: FirstPassage, runs: dict, taus, horizon: int,
         horizon, baseline_mfpt, *map(float, interval["baseline"]), int(grid[best]), float(value[best]),
         *map(float, interval["tau"]), baseline_mfpt / float(value[best]), *map(float, interval["speedup"]),
         float(trust_ratio), int(n_resamples), float(confidence_level), point["psi"][0],
-        {tau: phi[0] for tau, phi in point["responses"].items()}, run_low, run_high, run_replicas)
+        {tau: phi[0] for tau, phi in point["responses"].items()}, run_low, run_high, run_replicas,
+        float(point["baseline_se"]))
 
 
 def run_interval(predicted, curves, low, high, replicas: int, horizon: int, confidence_level: float = 0.95):
@@ -342,7 +345,8 @@ def _evaluate(baseline, runs, grid, sources, measured, horizon, weights):
         served = np.flatnonzero(sources == tau_m)
         predicted_curves[:, served] = periodic_survival(psi, responses[tau_m], grid[served], horizon)
         measured_curves[:, grid == tau_m] = survival_matrix(d_m, r_m)[:, None, :]
-    return {"baseline": psi[:, :horizon].sum(axis=-1),
+    baseline_se = (restricted_mean_standard_error(psi[0], d[0], r[0], horizon) if weights is None else np.nan)
+    return {"baseline": psi[:, :horizon].sum(axis=-1), "baseline_se": baseline_se,
             "predicted": predicted_curves[..., :horizon].sum(axis=-1),
             "measured": np.where(measured, measured_curves[..., :horizon].sum(axis=-1), np.nan),
             "curves": predicted_curves, "measured_curves": measured_curves, "phi_start": phi_start,
@@ -541,10 +545,10 @@ class DesignSettings:
     tolerance: float = 0.1
     confidence: float = 0.9
     trust_ratio: float = DEFAULT_TRUST_RATIO
-    # An experiment, off in the pipeline: before settling, measure below the shortest
-    # measured period when that period is indistinguishable from the choice (a flat
-    # edge; :func:`flat_edge`). Replayed with bench/replay_settings.py --settings.
-    explore_flat_edge: bool = False
+    # Before stopping, measure the untrusted periods below the shortest measured one
+    # (:func:`unknown_below`): an untrusted prediction is no evidence. Off only to
+    # replay the design without it (bench/replay_settings.py --settings).
+    explore_below: bool = True
 
     def __post_init__(self):
         for name in ("initial_replicas", "block", "max_replicas"):
@@ -600,7 +604,10 @@ def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = 
        largest positive one is the threat, and the block goes to whichever of
        ``c`` and that τ has the larger standard error (and room below
        ``max_replicas``);
-    3. otherwise ``None``: settled (no threat left) or nothing left to add.
+    3. otherwise ``None``: settled (no threat left) or nothing left to add;
+       but before any ``None`` (also "nothing helps"), an untrusted period
+       below the shortest measured one (:func:`unknown_below`), with
+       ``initial_replicas``, while ``explore_below`` is on.
 
     ``indifferent_taus``: the measured periods whose difference from ``c`` is
     within ``z`` standard errors (not distinguishably worse), plus the trusted
@@ -628,7 +635,8 @@ def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = 
         reason = "unmeasured optimum" if next_tau == chosen else "explore below the shortest measured period"
         return Decision(int(next_tau), settings.initial_replicas, reason, False, indifferent)
     if not result.optimal_measured or not np.isfinite(m_c) or not result.optimal_mfpt < result.baseline_mfpt:
-        return Decision(None, 0, "no period is expected to beat unperturbed training", True, indifferent)
+        return _unless_unknown_below(result, means, z, settings, Decision(
+            None, 0, "no period is expected to beat unperturbed training", True, indifferent))
     threats = {}
     for tau, (m, se) in means.items():
         if tau != chosen:
@@ -648,25 +656,41 @@ def decide(result: MultiFrequencyResult, runs: dict, settings: DesignSettings = 
                             f"tau = {tau} may beat tau = {chosen} by more than {settings.tolerance:.0%}", False,
                             indifferent)
     if threats:
-        return Decision(None, 0, "unsettled, but every period that could change the answer has max_replicas",
-                        False, indifferent)
-    edge = flat_edge(result.taus, result.measured, result.trusted, indifferent) if settings.explore_flat_edge else None
-    if edge is not None:
-        return Decision(edge, settings.initial_replicas, "explore below a shortest measured period "
-                        f"indistinguishable from tau = {chosen}", False, indifferent)
-    return Decision(None, 0, f"settled: no measured period beats tau = {chosen} by more than "
-                              f"{settings.tolerance:.0%} (one-sided {settings.confidence:.0%})", True, indifferent)
+        return _unless_unknown_below(result, means, z, settings, Decision(
+            None, 0, "unsettled, but every period that could change the answer has max_replicas", False, indifferent))
+    return _unless_unknown_below(result, means, z, settings, Decision(
+        None, 0, f"settled: no measured period beats tau = {chosen} by more than {settings.tolerance:.0%} "
+                 f"(one-sided {settings.confidence:.0%})", True, indifferent))
 
 
-def flat_edge(taus, measured, trusted, indifferent) -> int | None:
-    """When the shortest measured period is in the indifferent set, the curve is
-    flat down to it and what lies below is unknown (untrusted): the untrusted,
-    unmeasured period closest to half of it (as :func:`next_period` explores
-    below a shortest measured optimum), else ``None``."""
+def _unless_unknown_below(result: MultiFrequencyResult, means: dict, z: float, settings: DesignSettings,
+                          stop: Decision) -> Decision:
+    """``stop`` (a decision to measure nothing more), unless an untrusted period
+    below the shortest measured one is still unknown (:func:`unknown_below`)
+    and the shortest measured period is not distinguishably slower than
+    unperturbed training (``m − m₀ > z·sqrt(se² + se₀²)``, ``m₀`` the pooled
+    baseline's ``⟨T ∧ H⟩``: perturbing that often already hurts, as full reset
+    and shrink-and-perturb do at short periods): then that period, with
+    ``initial_replicas``."""
+    below = unknown_below(result.taus, result.measured, result.trusted) if settings.explore_below else None
+    if below is None:
+        return stop
+    mean, se = means[min(means)]
+    if mean - result.baseline_mfpt > z * math.hypot(se, result.baseline_standard_error):
+        return stop
+    return Decision(below, settings.initial_replicas, "explore below the shortest measured period before "
+                    f"stopping (nothing below it is trusted; was: {stop.reason})", False, stop.indifferent_taus)
+
+
+def unknown_below(taus, measured, trusted) -> int | None:
+    """The untrusted period below the shortest measured one closest to half of
+    it (as :func:`next_period` explores below a shortest measured optimum),
+    else ``None``. An untrusted prediction is no evidence either way, and short
+    periods are where the closure fails and where the reference data's optima
+    lie (docs/theory.md), so the design does not stop while one is unknown;
+    halving bounds the extra periods by log2 of the shortest measured one."""
     taus = np.asarray(taus, dtype=int)
     shortest = int(taus[np.asarray(measured, dtype=bool)].min())
-    if shortest not in indifferent:
-        return None
     return _untrusted_near_half(taus, np.asarray(trusted, dtype=bool), shortest)
 
 

@@ -135,17 +135,27 @@ class SurvivalCurve:
         if not 1 <= horizon <= self.horizon:
             raise ValueError(f"horizon must be in 1..{self.horizon}, got {horizon}")
         sf = self.sf[: horizon + 1]
-        area_after = np.cumsum(sf[:horizon][::-1])[::-1]  # A(s) for s = 0..H-1
-        d = self.n_events[1: horizon]
-        n = self.n_at_risk[1: horizon]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(d > 0, area_after[1:] ** 2 * d / (n * (n - d)), 0.0)
-        se = float(np.sqrt(np.sum(terms[np.isfinite(terms)])))
+        se = restricted_mean_standard_error(sf, self.n_events, self.n_at_risk, horizon)
         estimate = restricted_mfpt(sf, horizon)
         z = special.ndtri(0.5 + self.confidence_level / 2)
         return RestrictedMean(float(estimate), max(0.0, estimate - z * se),
                               min(float(horizon), estimate + z * se), horizon,
                               self.confidence_level, se)
+
+
+def restricted_mean_standard_error(sf, n_events, n_at_risk, horizon: int) -> float:
+    """Greenwood-type standard error of ``⟨T ∧ H⟩ = Σ_{t<H} Ψ(t)`` from a
+    Kaplan–Meier curve ``sf`` (``t = 0..``) and its counts (also weighted or
+    pooled ones): ``Var = Σ_{s<H} A(s)² d(s) / (n(s)(n(s) − d(s)))``, with
+    ``A(s) = Σ_{t=s}^{H-1} Ψ(t)`` the area after event epoch ``s``."""
+    horizon = int(horizon)
+    sf = np.asarray(sf, dtype=float)[: horizon + 1]
+    area_after = np.cumsum(sf[:horizon][::-1])[::-1]  # A(s) for s = 0..H-1
+    d = np.asarray(n_events, dtype=float)[1: horizon]
+    n = np.asarray(n_at_risk, dtype=float)[1: horizon]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(d > 0, area_after[1:] ** 2 * d / (n * (n - d)), 0.0)
+    return float(np.sqrt(np.sum(terms[np.isfinite(terms)])))
 
 
 def first_passage(trajectories, target: float, direction: str = "above") -> FirstPassage:
