@@ -40,7 +40,10 @@ measured period while shorter periods are untrusted, an exploration at half
 of it (the untrusted period closest to ``τ_o / 2``), because a response says
 little far below its own period and a greedy "measure the predicted optimum"
 loop stalls there; otherwise ``None`` (the optimum is measured and no
-untrusted prediction could beat it).
+untrusted prediction could beat it). Before the design stops for good
+(:func:`decide`), it also measures below the shortest measured period while
+shorter periods are untrusted (:func:`unknown_below`), unless that period is
+already distinguishably slower than unperturbed training.
 
 Every quantity has a percentile bootstrap interval: baseline and every
 measured run are resampled independently (multinomial weights on replicas),
