@@ -155,4 +155,5 @@ def design_settings(config: dict):
     return DesignSettings(initial_replicas=int(training["replicas"]), block=int(training["replicas_per_job"]),
                           max_replicas=int(adaptive["max_replicas"]), settle_replicas=int(adaptive["settle_replicas"]),
                           rounds=int(adaptive["rounds"]), tolerance=float(adaptive["tolerance"]),
-                          confidence=float(adaptive["confidence"]), trust_ratio=float(adaptive["trust_ratio"]))
+                          confidence=float(adaptive["confidence"]), trust_ratio=float(adaptive["trust_ratio"]),
+                          explore_below=bool(adaptive["explore_below"]))

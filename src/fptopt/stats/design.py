@@ -549,8 +549,7 @@ class DesignSettings:
     confidence: float = 0.9
     trust_ratio: float = DEFAULT_TRUST_RATIO
     # Before stopping, measure the untrusted periods below the shortest measured one
-    # (:func:`unknown_below`): an untrusted prediction is no evidence. Off only to
-    # replay the design without it (bench/replay_settings.py --settings).
+    # (:func:`unknown_below`): an untrusted prediction is no evidence (adaptive.explore_below).
     explore_below: bool = True
 
     def __post_init__(self):
