@@ -530,3 +530,28 @@ def test_a_measured_schedule_is_the_answer_only_when_distinguishably_faster(tmp_
     assert cli(["--baseline", folders["baseline"], "--perturbed", f"10={folders['period']}", "--target",
                 str(TARGET), "--measured-schedule", f"every10={folders['fast']}", "--out", str(tmp_path / "bad")]) == 2
     assert "--measured-schedule every10=" in capsys.readouterr().err
+
+
+def test_no_explore_below_stops_where_the_default_measures_below_the_shortest_period(runs, tmp_path, capsys):
+    """A perturbation that does nothing (the "perturbed" logs are more unperturbed
+    replicas): the design would stop, as no period beats unperturbed training,
+    but by default it first measures τ = 4, the one untrusted period below the
+    shortest measured one (8), since τ = 8 is not slower than unperturbed
+    training; with ``--no-explore-below`` it stops."""
+    root = tmp_path / "logs"
+    long_table(runs["baseline"][:200]).to_parquet(root.mkdir() or root / "baseline.parquet")
+    long_table(runs["baseline"][200:400]).to_parquet(root / "tau12.parquet")
+    long_table(runs["baseline"][400:600]).to_parquet(root / "tau8.parquet")
+    summaries = {}
+    for flags in ([], ["--no-explore-below"]):
+        out = tmp_path / f"analysis{len(flags)}"
+        code = cli(["--baseline", str(root / "baseline.parquet"), "--perturbed", f"12={root / 'tau12.parquet'}",
+                    "--perturbed", f"8={root / 'tau8.parquet'}", "--target", str(TARGET), "--taus", "4,6,10,16",
+                    "--out", str(out), "--no-figures", *flags])
+        assert code == 0, capsys.readouterr().err
+        summaries[len(flags)] = json.loads((out / "summary.json").read_text())
+    explored, plain = summaries[0], summaries[1]
+    assert explored["next_tau"] == 4 and explored["next_replicas"] == 50
+    assert explored["next_reason"].startswith("explore below the shortest measured period before stopping")
+    assert plain["next_tau"] is None and plain["next_replicas"] is None
+    assert explored["next_reason"].endswith(f"was: {plain['next_reason']})")

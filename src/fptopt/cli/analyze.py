@@ -81,6 +81,9 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--confidence", type=float, default=defaults.confidence,
                         help=f"one-sided confidence that no measured period beats the answer by more than the "
                              f"tolerance (default {defaults.confidence})")
+    parser.add_argument("--no-explore-below", dest="explore_below", action="store_false",
+                        help="stop without first measuring the untrusted periods below the shortest measured one "
+                             "(adaptive.explore_below: false; docs/theory.md)")
     parser.add_argument("--min-replicas", type=int, default=DEFAULT_MIN_REPLICAS,
                         help=f"stop when the baseline or a perturbed run has fewer replicas (default "
                              f"{DEFAULT_MIN_REPLICAS}; below it a warning)")
@@ -142,7 +145,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         design = DesignSettings(initial_replicas=args.block, block=args.block, max_replicas=args.max_replicas,
                                 settle_replicas=min(max(args.settle_replicas, args.block), args.max_replicas),
                                 tolerance=args.tolerance, confidence=args.confidence,
-                                trust_ratio=args.trust_ratio)
+                                trust_ratio=args.trust_ratio, explore_below=args.explore_below)
         analyses = {}
         for protocol, perturbed_paths in groups.items():
             prefix = "perturbed" if protocol is None else f"{protocol}_perturbed"
