@@ -629,3 +629,44 @@ def test_the_pooled_baseline_standard_error_is_greenwoods_of_the_pooled_counts()
     mean = kaplan_meier(pooled, horizon).restricted_mean(horizon)
     assert result.baseline_mfpt == pytest.approx(mean.estimate, rel=1e-12)
     assert result.baseline_standard_error == pytest.approx(mean.standard_error, rel=1e-12)
+
+
+def test_grid_regret_is_the_plug_in_ratio_with_bonferroni_normal_bounds():
+    """Against the formula written out: Kaplan–Meier means and Greenwood
+    standard errors of each period, z = Φ⁻¹(1 − 0.05 / (2·3))."""
+    from scipy import stats
+
+    from fptopt.stats.design import grid_regret
+
+    horizon = 60
+    runs = {tau: _measured(mean, 80, seed=tau) for tau, mean in ((5, 30.0), (10, 20.0), (15, 22.0))}
+    runs = {tau: FirstPassage(np.minimum(fp.times, horizon), fp.times <= horizon, np.full(80, horizon), horizon,
+                              1.0, "above") for tau, fp in runs.items()}
+    result = grid_regret(runs, 15, horizon)
+    mean = {tau: kaplan_meier(fp, horizon).restricted_mean(horizon) for tau, fp in runs.items()}
+    z = stats.norm.ppf(1 - 0.05 / 6)
+    up = {tau: r.estimate + z * r.standard_error for tau, r in mean.items()}
+    down = {tau: r.estimate - z * r.standard_error for tau, r in mean.items()}
+    assert result.best_tau == 10
+    assert result.regret == pytest.approx(mean[15].estimate / mean[10].estimate - 1, rel=1e-12)
+    assert result.low == pytest.approx(max(0.0, down[15] / min(up.values()) - 1), abs=1e-12)
+    assert result.high == pytest.approx(up[15] / min(down.values()) - 1, rel=1e-12)
+
+
+def test_grid_regret_interval_covers_zero_on_a_flat_noisy_grid_and_excludes_it_for_a_clearly_worse_choice():
+    """Thirty periods of one distribution (200 replicas each): every choice is
+    truly optimal, yet the plug-in regret of the median period is several per
+    cent (the minimum of thirty noisy means is biased low); the interval starts
+    at 0. A period twice as slow has an interval well away from 0."""
+    from fptopt.stats.design import grid_regret
+
+    horizon = 600
+    flat = {tau: _measured(20.0, 200, seed=100 + tau) for tau in range(1, 31)}
+    means = {tau: restricted_mean(fp) for tau, fp in flat.items()}
+    median_tau = sorted(means, key=means.get)[15]
+    result = grid_regret(flat, median_tau, horizon)
+    assert result.regret > 0.05 and result.low == 0.0 and result.high > result.regret
+    slow = dict(flat) | {31: _measured(40.0, 200, seed=7)}
+    assert grid_regret(slow, 31, horizon).low > 0.3
+    with pytest.raises(ValueError, match="not a measured period"):
+        grid_regret(flat, 40, horizon)

@@ -50,3 +50,36 @@ def test_accuracy_comes_from_the_exempt_replicas_not_from_those_that_never_passe
     nobody = frame.assign(stopped=False)
     assert full_horizon(nobody, frozenset({0, 1}))["replica"].tolist() == [0, 1, 2, 3]  # unselected: all
     assert full_horizon(frame.drop(columns="stopped"), frozenset())["replica"].tolist() == [0, 1, 2, 3]
+
+
+def test_regret_table_reads_the_grid_and_adds_the_simultaneous_interval():
+    """One protocol, three measured periods: the plug-in regret from the dense
+    table, the interval from the grid's first passages (grid_regret), and a
+    choice the grid did not measure gets no interval."""
+    import pandas as pd
+
+    from fptopt.pipeline.tables import REGRET_COLUMNS, regret_table
+    from fptopt.stats.design import grid_regret, measured_means
+    from fptopt.stats.survival import FirstPassage
+
+    horizon = 60
+    rng = np.random.default_rng(0)
+    runs = {}
+    for tau, mean in ((5, 30.0), (10, 12.0), (15, 20.0)):
+        times = rng.geometric(1 / mean, 200)
+        runs[tau] = FirstPassage(np.minimum(times, horizon), times <= horizon, np.full(200, horizon), horizon, 1.0,
+                                 "above")
+    means = measured_means(runs, horizon)
+    dense = pd.DataFrame([{"protocol": "p", "tau": tau, "mfpt": means[tau][0], "replica_epochs": 100 * tau}
+                          for tau in runs])
+    chosen = {"optimal_tau": 15, "replica_epochs_trained": 1234}
+    table = regret_table(dense, {"p": chosen}, {"p": runs}, horizon)
+    row = table.iloc[0]
+    assert list(table.columns) == REGRET_COLUMNS
+    assert (row["chosen_tau"], row["best_tau"], row["grid_replica_epochs"]) == (15, 10, 3000)
+    assert row["regret"] == means[15][0] / means[10][0] - 1
+    expected = grid_regret(runs, 15, horizon)
+    assert (row["regret_low"], row["regret_high"]) == expected.confidence_interval()
+    assert row["regret_low"] <= row["regret"] <= row["regret_high"]
+    unmeasured = regret_table(dense, {"p": chosen | {"optimal_tau": 7}}, {"p": runs}, horizon).iloc[0]
+    assert np.isnan(unmeasured["regret"]) and np.isnan(unmeasured["regret_low"])

@@ -450,7 +450,7 @@ def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
     level = config["analysis"]["confidence_level"]
     frame = load_condition(baseline_paths, config, "train_baseline")
     passage_frames = [_condition_survival(frame, config, "baseline", "none", 0).passages]
-    mfpt_rows = []
+    mfpt_rows, dense_runs = [], {}
     for protocol, paths in single_paths.items():
         tau_star = protocol_config(config, protocol)["tau_star"]
         frame = load_condition(paths, config, "train_single_frequency", protocol, tau_star)
@@ -462,6 +462,7 @@ def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
             measured = _condition_survival(frame, config, f"train_sweep/{protocol}/tau{tau}", protocol, tau)
             summary = measured.summary
             passage_frames.append(measured.passages)
+            dense_runs.setdefault(protocol, {})[tau] = measured.first_passage
             mfpt_rows.append({"protocol": protocol, "tau": tau, "mfpt": summary["mfpt_restricted"],
                               "mfpt_low": summary["mfpt_low"], "mfpt_high": summary["mfpt_high"],
                               "replicas": measured.first_passage.n_replicas,
@@ -473,7 +474,7 @@ def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
     summaries = {name: json.loads(Path(path).read_text()) for name, path in summary_paths.items()}
     predictions = pd.concat([read_table(path).assign(protocol=name) for name, path in prediction_paths.items()],
                             ignore_index=True)
-    write_tables({"regret": (regret_table(dense, summaries),
+    write_tables({"regret": (regret_table(dense, summaries, dense_runs, h, level),
                              f"The design's choice against every period measured (⟨T_τ ∧ {h}⟩, epochs)"),
                   "prediction_check": (prediction_check_table(predictions, dense),
                                        f"Predicted vs densely measured ⟨T_τ ∧ {h}⟩ at every unmeasured period")},

@@ -67,7 +67,7 @@ __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", 
            "replay_design", "DesignSettings", "Decision", "decide",
            "measured_means", "replica_epochs", "DEFAULT_TRUST_RATIO", "predict_schedules",
            "schedule_survival", "Schedule", "SCHEDULE_COLUMNS", "two_phase", "search_schedules",
-           "next_schedule", "schedule_answer", "unknown_below"]
+           "next_schedule", "schedule_answer", "unknown_below", "grid_regret", "GridRegret"]
 
 DEFAULT_TRUST_RATIO = 0.6
 
@@ -694,6 +694,57 @@ def unknown_below(taus, measured, trusted) -> int | None:
     taus = np.asarray(taus, dtype=int)
     shortest = int(taus[np.asarray(measured, dtype=bool)].min())
     return _untrusted_near_half(taus, np.asarray(trusted, dtype=bool), shortest)
+
+
+@dataclass(frozen=True)
+class GridRegret:
+    """The regret of a chosen period on a measured grid and a simultaneous
+    confidence interval for its true value (:func:`grid_regret`)."""
+
+    chosen_tau: int
+    best_tau: int
+    regret: float
+    low: float
+    high: float
+    confidence_level: float
+
+    def confidence_interval(self) -> tuple[float, float]:
+        return self.low, self.high
+
+
+def grid_regret(runs: dict, chosen_tau: int, horizon: int, confidence_level: float = 0.95) -> GridRegret:
+    """Regret of choosing ``chosen_tau`` on a grid of measured periods
+    (``{τ: FirstPassage}``): ``r = m_c / min_τ m_τ − 1`` with ``m`` the
+    Kaplan–Meier ``⟨T_τ ∧ H⟩``, and an interval for the true ``r``.
+
+    The plug-in is biased high: the minimum over many noisy periods is biased
+    low (the winner's curse), and a percentile bootstrap inherits that bias (on
+    30 periods of one distribution, 200 replicas each, it put the truly optimal
+    median period's regret at [5 %, 46 %]). The interval is therefore built from
+    simultaneous normal intervals ``m_τ ± z·se_τ`` (Greenwood standard errors,
+    Bonferroni ``z`` over the ``k`` periods, two-sided): while they all hold,
+    which they do with probability at least ``confidence_level``, the true regret
+    lies in ``[max(0, m_c⁻ / min_τ m_τ⁺ − 1), m_c⁺ / min_τ m_τ⁻ − 1]``. It is
+    conservative, and says how much regret the grid's own noise cannot rule out.
+    """
+    from scipy import special
+
+    chosen_tau = int(chosen_tau)
+    if chosen_tau not in runs:
+        raise ValueError(f"chosen_tau = {chosen_tau} is not a measured period of the grid ({sorted(runs)})")
+    if not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level}")
+    means = measured_means(runs, horizon)
+    taus = sorted(means)
+    m = np.array([means[t][0] for t in taus])
+    se = np.array([means[t][1] for t in taus])
+    z = float(special.ndtri(1 - (1 - confidence_level) / (2 * len(taus))))
+    upper, lower = m + z * se, np.maximum(m - z * se, 0.0)
+    c = taus.index(chosen_tau)
+    with np.errstate(divide="ignore"):
+        high = float(upper[c] / lower.min() - 1) if lower.min() > 0 else math.inf
+    return GridRegret(chosen_tau, taus[int(np.argmin(m))], float(m[c] / m.min() - 1),
+                      max(0.0, float(lower[c] / upper.min() - 1)), high, float(confidence_level))
 
 
 def replica_epochs(fp: FirstPassage, epoch: int | None = None) -> int:
