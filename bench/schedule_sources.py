@@ -12,7 +12,13 @@ the design's size are drawn from each source's replicas, and their 95 %
 intervals are asked to cover the prediction from all replicas (the coverage of
 the interval the validation table shows) and the spread of their point
 predictions (``subset_prediction_sd``), beside the trained value's standard
-error (``measured_se``). Results: bench/results/schedule_sources.json.
+error (``measured_se``). With ``--truth DIR`` (a committed dense truth of the
+same config, e.g. ``tests/data/dense_default``) each schedule is also predicted
+from that truth's baseline and every one of its periods (``predicted_truth``,
+``rel_error_truth``): the source is then the period equal to the schedule's
+typical gap, with all of its replicas (800 on the default's truth), so what is
+left is the closure's own error plus the trained schedule's noise. Results:
+bench/results/schedule_sources.json.
 """
 
 from __future__ import annotations
@@ -44,7 +50,18 @@ def passages(files, config, stage, protocol=None, tau=None, schedule=None):
     return first_passage(stages.trajectories(frame, column)[:, :config_horizon(config)], target, direction)
 
 
-def protocol_report(config: dict, protocol: str, root: str, draws: int, seed: int) -> dict:
+def truth_runs(folder: Path, horizon: int) -> dict:
+    """``{protocol: (baseline, {τ: FirstPassage})}`` of a committed dense truth (its periodic sweep rows)."""
+    from compare_search import build_sweeps, dense_rows, read_truth  # bench/compare_search.py
+
+    frame, meta = read_truth(folder)
+    if int(meta["horizon"]) != horizon:
+        raise SystemExit(f"{folder}: horizon {meta['horizon']} is not the config's {horizon}")
+    return {name: (sweep.baseline, sweep.runs) for name, sweep in build_sweeps(dense_rows(frame, "train_sweep"),
+                                                                                 horizon).items()}
+
+
+def protocol_report(config: dict, protocol: str, root: str, draws: int, seed: int, truth=None) -> dict:
     h = config_horizon(config)
     tau_star = stages.protocol_config(config, protocol)["tau_star"]
     plan = paths.design_plan(config, protocol, root)
@@ -60,6 +77,7 @@ def protocol_report(config: dict, protocol: str, root: str, draws: int, seed: in
     schedules = list(labels.values())
     designed = predict_schedules(baseline, as_designed, schedules, h)
     full = predict_schedules(baseline, every, schedules, h)
+    dense = None if truth is None else predict_schedules(*truth, schedules, h)
     rng = np.random.default_rng([seed, len(protocol)])
     covered = np.zeros(len(schedules))
     points = []
@@ -84,6 +102,9 @@ def protocol_report(config: dict, protocol: str, root: str, draws: int, seed: in
                      "predicted_all": float(full["mfpt"][j]),
                      "rel_error_designed": float(designed["mfpt"][j]) / measured - 1,
                      "rel_error_all": float(full["mfpt"][j]) / measured - 1,
+                     **({} if dense is None else {
+                         "predicted_truth": float(dense["mfpt"][j]), "source_tau_truth": int(dense["source_tau"][j]),
+                         "rel_error_truth": float(dense["mfpt"][j]) / measured - 1}),
                      "subset_intervals_covering_all": f"{int(covered[j])}/{draws}",
                      "subset_prediction_sd": float(np.std(np.array(points)[:, j], ddof=1)),
                      "measured_se": trained_mean.standard_error})
@@ -98,14 +119,20 @@ def main(argv=None) -> dict:
     parser.add_argument("--draws", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--truth", type=Path, default=None, help="a committed dense truth of the same config")
     args = parser.parse_args(argv)
     config = parse_config(yaml.safe_load(args.config.read_text()), str(args.config))
-    report = {name: protocol_report(config, name, args.results, args.draws, args.seed)
+    truths = None if args.truth is None else truth_runs(args.truth, config_horizon(config))
+    report = {name: protocol_report(config, name, args.results, args.draws, args.seed,
+                                    None if truths is None else truths[name])
               for name in (p["name"] for p in config["protocols"])}
     everything = [row for entry in report.values() for row in entry["schedules"]]
     report["median_abs_rel_error"] = {
         "designed_sources": float(np.median([abs(r["rel_error_designed"]) for r in everything])),
         "all_replicas_at_the_same_sources": float(np.median([abs(r["rel_error_all"]) for r in everything]))}
+    if truths is not None:
+        report["median_abs_rel_error"]["dense_truth_sources"] = float(
+            np.median([abs(r["rel_error_truth"]) for r in everything]))
     emit(report, args.out)
     return report
 

@@ -741,8 +741,7 @@ def grid_regret(runs: dict, chosen_tau: int, horizon: int, confidence_level: flo
     z = float(special.ndtri(1 - (1 - confidence_level) / (2 * len(taus))))
     upper, lower = m + z * se, np.maximum(m - z * se, 0.0)
     c = taus.index(chosen_tau)
-    with np.errstate(divide="ignore"):
-        high = float(upper[c] / lower.min() - 1) if lower.min() > 0 else math.inf
+    high = float(upper[c] / lower.min() - 1) if lower.min() > 0 else math.inf
     return GridRegret(chosen_tau, taus[int(np.argmin(m))], float(m[c] / m.min() - 1),
                       max(0.0, float(lower[c] / upper.min() - 1)), high, float(confidence_level))
 
