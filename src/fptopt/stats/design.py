@@ -58,8 +58,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .survival import (FirstPassage, holm, logrank_counts, plateau_hazard, restricted_mean_standard_error,
-                       survival_matrix, weighted_counts)
+from .survival import (
+    FirstPassage,
+    holm,
+    logrank_counts,
+    plateau_hazard,
+    restricted_mean_standard_error,
+    survival_matrix,
+    weighted_counts,
+)
 from .theory import extend_response, periodic_survival, predict_poisson, predict_schedule
 
 __all__ = ["MultiFrequencyResult", "pooled_response", "pooled_response_counts", "multi_frequency", "run_interval",
