@@ -274,10 +274,12 @@ FIXED_REPLICA_DESIGN = DesignSettings(initial_replicas=200, block=200, max_repli
                                       rounds=3)
 
 
-def _measured(mean: float, replicas: int, seed: int):
-    """A run whose replicas pass with a constant hazard 1/mean (no censoring to speak of at H = 600)."""
-    times = np.random.default_rng(seed).geometric(1 / mean, replicas).clip(max=600)
-    return FirstPassage(times, times < 600, np.full(replicas, 600), 600, 1.0, "above")
+def _measured(mean: float, replicas: int, seed: int, horizon: int = 600):
+    """A run whose replicas pass with a constant hazard 1/mean, followed to
+    ``horizon`` (no censoring to speak of at the default H = 600)."""
+    draws = np.random.default_rng(seed).geometric(1 / mean, replicas)
+    return FirstPassage(np.minimum(draws, horizon), draws <= horizon, np.full(replicas, horizon), horizon, 1.0,
+                        "above")
 
 
 def _decision(means: dict, replicas: dict, settings: DesignSettings):
@@ -614,12 +616,8 @@ def test_the_pooled_baseline_standard_error_is_greenwoods_of_the_pooled_counts()
     baseline's replicas plus the run's replicas followed to τ_m (censored there
     when not passed by then)."""
     horizon = 60
-    baseline = _measured(40.0, 120, seed=1)
-    baseline = FirstPassage(np.minimum(baseline.times, horizon), baseline.times <= horizon,
-                            np.full(120, horizon), horizon, 1.0, "above")
-    run = _measured(20.0, 80, seed=2)
-    run = FirstPassage(np.minimum(run.times, horizon), run.times <= horizon, np.full(80, horizon), horizon, 1.0,
-                       "above")
+    baseline = _measured(40.0, 120, seed=1, horizon=horizon)
+    run = _measured(20.0, 80, seed=2, horizon=horizon)
     tau_m = 12
     result = multi_frequency(baseline, {tau_m: run}, [6, 12], horizon)
     before = run.times <= tau_m
@@ -639,9 +637,7 @@ def test_grid_regret_is_the_plug_in_ratio_with_bonferroni_normal_bounds():
     from fptopt.stats.design import grid_regret
 
     horizon = 60
-    runs = {tau: _measured(mean, 80, seed=tau) for tau, mean in ((5, 30.0), (10, 20.0), (15, 22.0))}
-    runs = {tau: FirstPassage(np.minimum(fp.times, horizon), fp.times <= horizon, np.full(80, horizon), horizon,
-                              1.0, "above") for tau, fp in runs.items()}
+    runs = {tau: _measured(mean, 80, seed=tau, horizon=horizon) for tau, mean in ((5, 30.0), (10, 20.0), (15, 22.0))}
     result = grid_regret(runs, 15, horizon)
     mean = {tau: kaplan_meier(fp, horizon).restricted_mean(horizon) for tau, fp in runs.items()}
     z = stats.norm.ppf(1 - 0.05 / 6)
