@@ -115,7 +115,7 @@ def condition(stage):
         tau = None
         if stage == "train_single_frequency":
             tau = tau_star(wildcards)
-        elif stage == "train_sweep":
+        elif stage in ("train_sweep", "train_dense"):
             tau = int(wildcards.tau)
         return condition_section(
             config,

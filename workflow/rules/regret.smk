@@ -1,5 +1,23 @@
 # The dense truth (target `regret`, not part of `all`): every τ in 1..regret.max_tau
 # for each protocol, trained by the train_sweep rule, against the design's choice.
+# When regret.replicas asks for more replicas per period than a periodic run has,
+# train_dense trains the rest: the next replicas of the same conditions (same seeds).
+
+
+use rule train_baseline as train_dense with:
+    output:
+        paths.dense_block(),
+    log:
+        paths.log_of(paths.dense_block()),
+    benchmark:
+        paths.benchmark_of(paths.dense_block())
+    params:
+        stage="train_dense",
+        protocol=lambda wildcards: wildcards.protocol,
+        tau=lambda wildcards: int(wildcards.tau),
+        schedule=None,
+        condition=condition("train_dense"),
+        checkpoint_dir=CHECKPOINT_DIR,
 
 
 rule regret_table:

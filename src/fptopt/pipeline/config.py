@@ -118,6 +118,11 @@ def check_config(config: dict) -> dict:
         raise ConfigError(f"config key adaptive.max_replicas: {adaptive['max_replicas']} exceeds the replicas a "
                           f"periodic run has (training.sweep_replicas or replicas = "
                           f"{stage_replicas(config, 'train_sweep')})")
+    dense = config["regret"]["replicas"]
+    if dense is not None and dense < stage_replicas(config, "train_sweep"):
+        raise ConfigError(f"config key regret.replicas: {dense} is fewer than a periodic run has "
+                          f"({stage_replicas(config, 'train_sweep')}, training.sweep_replicas or replicas), "
+                          "whose blocks the dense grid reuses; expected at least that many, or null")
     if not training["replicas"] <= adaptive["settle_replicas"] <= adaptive["max_replicas"]:
         raise ConfigError(f"config key adaptive.settle_replicas: {adaptive['settle_replicas']} must lie between "
                           f"training.replicas ({training['replicas']}) and adaptive.max_replicas "

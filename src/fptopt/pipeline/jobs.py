@@ -11,7 +11,12 @@ import math
 import re
 from dataclasses import dataclass
 
-STAGES = ("train_baseline", "train_single_frequency", "train_sweep", "train_schedule")
+STAGES = ("train_baseline", "train_single_frequency", "train_sweep", "train_schedule", "train_dense")
+# The regret target's dense grid may want more replicas per period than a
+# periodic run has (``regret.replicas`` > ``training.sweep_replicas``): the
+# extra ones are the next replicas of the same train_sweep condition, trained
+# by the train_dense stage in its own blocks so the design's blocks stay valid.
+DENSE_STAGE, DENSE_OF = "train_dense", "train_sweep"
 # How replicas are executed, not what is computed: kept out of the hashed
 # condition (a result stays valid when only these change) and recorded in
 # each table's provenance sidecar instead.
@@ -36,7 +41,9 @@ class Job:
             return "baseline"
         if self.stage == "train_schedule":
             return f"{self.stage}/{self.protocol}/{self.schedule}"
-        return f"{self.stage}/{self.protocol}/tau{self.tau}"
+        # A dense block's replicas are more replicas of the periodic condition: the same seeds.
+        stage = DENSE_OF if self.stage == DENSE_STAGE else self.stage
+        return f"{stage}/{self.protocol}/tau{self.tau}"
 
 
 def schedule_label(schedule: dict) -> str:
@@ -87,22 +94,45 @@ def exempt_replicas(config: dict) -> frozenset:
 
 def stage_replicas(config: dict, stage: str) -> int:
     """Replicas per condition of a stage: ``training.sweep_replicas`` for the
-    validation sweep and schedules when set, ``training.replicas`` otherwise."""
+    validation sweep and schedules when set, ``training.replicas`` otherwise;
+    for train_dense, the dense grid's replicas per period (:func:`dense_replicas`)."""
     training = config["training"]
+    if stage == DENSE_STAGE:
+        return dense_replicas(config)
     if stage in ("train_sweep", "train_schedule") and training["sweep_replicas"] is not None:
         return int(training["sweep_replicas"])
     return int(training["replicas"])
 
 
+def dense_replicas(config: dict) -> int:
+    """Replicas per period of the regret target's dense grid: ``regret.replicas``,
+    or a periodic run's (``training.sweep_replicas``) when unset."""
+    wanted = config["regret"].get("replicas")
+    return stage_replicas(config, DENSE_OF) if wanted is None else int(wanted)
+
+
+def _first_replica(config: dict, stage: str) -> int:
+    """The first replica id of a stage's block 0: train_dense continues after the periodic run's."""
+    return stage_replicas(config, DENSE_OF) if stage == DENSE_STAGE else 0
+
+
+def _replicas_per_job(config: dict, stage: str) -> int:
+    if stage == DENSE_STAGE and config["regret"].get("replicas_per_job") is not None:
+        return int(config["regret"]["replicas_per_job"])
+    return int(config["training"]["replicas_per_job"])
+
+
 def n_blocks(config: dict, stage: str) -> int:
-    return math.ceil(stage_replicas(config, stage) / config["training"]["replicas_per_job"])
+    """Blocks of one condition of a stage (0 for train_dense when the grid wants no more than a periodic run has)."""
+    extra = stage_replicas(config, stage) - _first_replica(config, stage)
+    return max(0, math.ceil(extra / _replicas_per_job(config, stage)))
 
 
 def block_replicas(config: dict, block: int, stage: str) -> list[int]:
     if not 0 <= block < n_blocks(config, stage):
         raise ValueError(f"block: expected 0 ≤ block < {n_blocks(config, stage)} for {stage}, got {block}")
-    per_job = config["training"]["replicas_per_job"]
-    start = block * per_job
+    per_job = _replicas_per_job(config, stage)
+    start = _first_replica(config, stage) + block * per_job
     return list(range(start, min(start + per_job, stage_replicas(config, stage))))
 
 
@@ -120,6 +150,9 @@ def condition_section(config: dict, job: Job) -> dict:
     section["training"] = {k: v for k, v in config["training"].items()
                            if k not in EXECUTION_KEYS and k != "sweep_replicas"}
     section["training"]["replicas"] = stage_replicas(config, job.stage)
+    if job.stage == DENSE_STAGE:  # which replica ids a dense block holds depends on both
+        section["training"]["first_replica"] = _first_replica(config, job.stage)
+        section["training"]["dense_replicas_per_job"] = _replicas_per_job(config, job.stage)
     if config["training"]["stop_at_target"]:  # the target decides where replicas stop
         section["observable"] = {k: config["observable"][k] for k in ("column", "target", "direction")}
     if job.protocol is not None:

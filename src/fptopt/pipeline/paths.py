@@ -19,6 +19,7 @@ BASELINE_BLOCK = "train_baseline/block{block}.parquet"
 SINGLE_FREQUENCY_BLOCK = "train_single_frequency/{protocol}/block{block}.parquet"
 SWEEP_BLOCK = "train_sweep/{protocol}/tau{tau}/block{block}.parquet"
 SCHEDULE_BLOCK = "train_schedule/{protocol}/{schedule}/block{block}.parquet"
+DENSE_BLOCK = "train_dense/{protocol}/tau{tau}/block{block}.parquet"
 SURVIVAL_DIR = "survival"
 PREDICT_DIR = "predict/{protocol}"
 DESIGN_ROUND = "design/{protocol}/round{round}.json"
@@ -51,6 +52,10 @@ def sweep_block(protocol="{protocol}", tau="{tau}", block="{block}", root="resul
 
 def schedule_block(protocol="{protocol}", schedule="{schedule}", block="{block}", root="results") -> str:
     return _under(root, SCHEDULE_BLOCK, protocol=protocol, schedule=schedule, block=block)
+
+
+def dense_block(protocol="{protocol}", tau="{tau}", block="{block}", root="results") -> str:
+    return _under(root, DENSE_BLOCK, protocol=protocol, tau=tau, block=block)
 
 
 def log_of(result, root="results") -> str:
@@ -98,6 +103,13 @@ def sweep_blocks(config: dict, protocol: str, root="results", taus=None) -> dict
     taus = protocol_config(config, protocol)["sweep_taus"] if taus is None else taus
     blocks = range(n_blocks(config, "train_sweep"))
     return {int(tau): [sweep_block(protocol, tau, b, root) for b in blocks] for tau in taus}
+
+
+def dense_blocks(config: dict, protocol: str, taus, root="results") -> dict[int, list[str]]:
+    """The regret grid's replicas beyond a periodic run's (``regret.replicas``), by
+    period: train_dense blocks; no entries when the grid wants no more."""
+    blocks = range(n_blocks(config, "train_dense"))
+    return {int(tau): [dense_block(protocol, tau, b, root) for b in blocks] for tau in taus} if blocks else {}
 
 
 def schedule_blocks(config: dict, protocol: str, root="results") -> dict[str, list[str]]:
@@ -296,15 +308,18 @@ def validate_from_inputs(config: dict, protocol: str, inputs) -> dict:
 
 def regret_inputs(config: dict, root="results") -> dict:
     """The regret rule's inputs by name: the baseline, and per protocol its τ* run
-    (``single_<protocol>``), every dense period (``dense_<protocol>_tau{τ}``), its
-    prediction and its summary (:func:`regret_from_inputs`)."""
+    (``single_<protocol>``), every dense period (``dense_<protocol>_tau{τ}``: the
+    periodic run's blocks; ``extra_<protocol>_tau{τ}``: the train_dense blocks
+    beyond them, when ``regret.replicas`` asks for more), its prediction and its
+    summary (:func:`regret_from_inputs`)."""
     dense_taus = range(1, config["regret"]["max_tau"] + 1)
     inputs: dict = {"baseline": baseline_blocks(config, root)}
     for name in (entry["name"] for entry in config["protocols"]):
         predicted = predict_outputs(name, root)
         inputs |= {f"single_{name}": single_frequency_blocks(config, name, root),
                    f"summary_{name}": predicted["summary"], f"prediction_{name}": predicted["prediction"],
-                   **by_tau_inputs(f"dense_{name}", sweep_blocks(config, name, root, taus=dense_taus))}
+                   **by_tau_inputs(f"dense_{name}", sweep_blocks(config, name, root, taus=dense_taus)),
+                   **by_tau_inputs(f"extra_{name}", dense_blocks(config, name, dense_taus, root))}
     return inputs
 
 
@@ -314,5 +329,6 @@ def regret_from_inputs(config: dict, inputs) -> dict:
     return {"baseline_paths": [str(f) for f in inputs["baseline"]],
             "single_paths": {n: [str(f) for f in inputs[f"single_{n}"]] for n in names},
             "dense_paths": {n: by_tau_from_inputs(inputs, f"dense_{n}") for n in names},
+            "extra_paths": {n: by_tau_from_inputs(inputs, f"extra_{n}") for n in names},
             "summary_paths": {n: str(inputs[f"summary_{n}"]) for n in names},
             "prediction_paths": {n: str(inputs[f"prediction_{n}"]) for n in names}}

@@ -25,6 +25,7 @@ from .config import horizon as config_horizon
 from .jobs import (
     Job,
     condition_section,
+    dense_replicas,
     exempt_replicas,
     protocol_config,
     schedule_from_label,
@@ -429,9 +430,24 @@ def validate_stage(config: dict, protocol: str, *, prediction_path, prediction_s
     write_table(pd.concat(measured_curves, ignore_index=True), outputs["measured"], meta)
 
 
+def _dense_period(sweep_paths, extra_paths, config: dict, protocol: str, tau: int) -> pd.DataFrame:
+    """One period of the dense grid: the periodic run's blocks, then the train_dense
+    blocks that continue its replicas; every replica once, as many as ``regret.replicas``."""
+    frames = [load_condition(sweep_paths, config, "train_sweep", protocol, tau)]
+    if extra_paths:
+        frames.append(load_condition(extra_paths, config, "train_dense", protocol, tau))
+    frame = pd.concat(frames, ignore_index=True)
+    replicas = frame["replica"].nunique()
+    if frame.duplicated(["replica", "epoch"]).any() or replicas != dense_replicas(config):
+        raise ValueError(f"{sweep_paths[0]} …: the dense period tau = {tau} of {protocol} holds {replicas} "
+                         f"distinct replicas (some twice?); regret.replicas asks for {dense_replicas(config)}")
+    return frame
+
+
 def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
                  dense_paths: dict[str, dict[int, list]], summary_paths: dict[str, str],
-                 prediction_paths: dict[str, str], outputs: dict) -> None:
+                 prediction_paths: dict[str, str], outputs: dict,
+                 extra_paths: dict[str, dict[int, list]] | None = None) -> None:
     """The dense truth: every period of ``regret.taus`` trained for each protocol.
 
     Writes ``first_passage.parquet`` (one row per condition × replica: the
@@ -441,7 +457,9 @@ def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
     ``regret.{csv,md}`` and ``prediction_check.{csv,md}`` (every predicted,
     unmeasured period of the grid against its dense measurement) under
     ``tables_dir``; each lands at ``outputs[name]`` (:func:`fptopt.pipeline.paths.regret_outputs`);
-    the per-protocol inputs are keyed by protocol name (:func:`fptopt.pipeline.paths.regret_from_inputs`)."""
+    the per-protocol inputs are keyed by protocol name (:func:`fptopt.pipeline.paths.regret_from_inputs`).
+    A period's replicas are its periodic run's blocks (``dense_paths``) and, when
+    ``regret.replicas`` asks for more, its train_dense blocks (``extra_paths``)."""
     import json
 
     from .tables import prediction_check_table, regret_table, write_tables
@@ -458,7 +476,7 @@ def regret_stage(config: dict, *, baseline_paths, single_paths: dict[str, list],
                                                   protocol, tau_star).passages)
     for protocol, by_tau in dense_paths.items():
         for tau, paths in sorted(by_tau.items()):
-            frame = load_condition(paths, config, "train_sweep", protocol, tau)
+            frame = _dense_period(paths, (extra_paths or {}).get(protocol, {}).get(tau, []), config, protocol, tau)
             measured = _condition_survival(frame, config, f"train_sweep/{protocol}/tau{tau}", protocol, tau)
             summary = measured.summary
             passage_frames.append(measured.passages)
