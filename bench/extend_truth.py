@@ -20,6 +20,11 @@ first passages (the target of the config, stopping at it) are appended to
 The baseline and the τ* runs are left as they are (the judge reads the dense
 periods only).
 
+The pipeline now trains the same replicas itself: ``regret.replicas`` (with
+``regret.replicas_per_job`` equal to the recorded count) makes the regret
+target's train_dense blocks exactly these (docs/pipeline.md). This script is
+kept for extending a committed truth without a pipeline run behind it.
+
     python bench/extend_truth.py --truth tests/data/dense_default --config config.yaml \\
         --replicas 800 --workdir /tmp/extend_default
     python bench/extend_truth.py --truth tests/data/dense_mlp2x32 \\

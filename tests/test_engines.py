@@ -13,6 +13,7 @@ import platform
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -248,6 +249,23 @@ def test_the_engine_is_an_execution_choice_recorded_but_not_hashed(tmp_path):
     torch.testing.assert_close(torch.tensor(loop["train_loss"].to_numpy()), torch.tensor(vmap["train_loss"].to_numpy()),
                                rtol=1e-4, atol=1e-6)
     assert (vmap["test_acc"] - loop["test_acc"]).abs().max() <= 100.0 / 597 + 1e-9
+
+
+def test_a_dense_block_is_the_periodic_runs_next_block_bit_for_bit(tmp_path):
+    """regret.replicas beyond a periodic run's: train_dense trains replicas
+    sweep_replicas.. of the same condition, the rows a periodic run with more
+    replicas would have had (same seeds, same stack of replicas)."""
+    config = parse_config(yaml.safe_load((ROOT / "tests/config/tiny.yaml").read_text()))
+    config["training"].update(replicas=3, replicas_per_job=3, sweep_replicas=3, epochs=4, full_horizon_replicas=1)
+    config["regret"].update(replicas=6, replicas_per_job=3)
+    config["observable"]["target"] = 85.0  # reached within 4 epochs: replicas stop
+    run_training_job(config, Job("train_dense", "shrink_perturb", 2, 0), tmp_path / "dense.parquet")
+    more = {**config, "training": {**config["training"], "sweep_replicas": 6}}
+    run_training_job(more, Job("train_sweep", "shrink_perturb", 2, 1), tmp_path / "sweep.parquet")
+    dense, sweep = read_table(tmp_path / "dense.parquet"), read_table(tmp_path / "sweep.parquet")
+    assert sorted(dense["replica"].unique()) == [3, 4, 5]
+    pd.testing.assert_frame_equal(dense, sweep)
+    assert dense["stopped"].any()  # the target stops them as in any first-passage stage
 
 
 class HostSyncForbidden(TorchDispatchMode):

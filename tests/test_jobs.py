@@ -1,5 +1,6 @@
 """From a config to training jobs: blocks and replicas per stage, and what is hashed."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,45 @@ def test_a_schedule_job_is_seeded_and_hashed_by_its_own_schedule(config):
     with pytest.raises(ValueError, match="schedule 'every10': expected epochsE1-E2-... or poissonRATE"):
         condition_section(config, Job("train_schedule", "shrink_perturb", None, 0, "every10"))
     assert stage_replicas(config, "train_schedule") == stage_replicas(config, "train_sweep")
+
+
+def test_dense_blocks_continue_the_periodic_runs_replicas_under_their_seeds(config):
+    config["training"]["sweep_replicas"] = 25
+    assert n_blocks(config, "train_dense") == 0  # regret.replicas unset: the periodic runs' 25 are the grid
+    config["regret"].update(replicas=100, replicas_per_job=40)
+    assert stage_replicas(config, "train_dense") == 100 and n_blocks(config, "train_dense") == 2
+    assert [block_replicas(config, b, "train_dense") for b in range(2)] == [list(range(25, 65)), list(range(65, 100))]
+    dense, sweep = Job("train_dense", "shrink_perturb", 4, 1), Job("train_sweep", "shrink_perturb", 4, 0)
+    assert dense.condition == sweep.condition == "train_sweep/shrink_perturb/tau4"  # replica r's seed is the same
+    before = [config_hash(condition_section(config, job)) for job in (dense, sweep)]
+    config["regret"]["replicas"] = 120  # more dense replicas: only the dense blocks change identity
+    after = [config_hash(condition_section(config, job)) for job in (dense, sweep)]
+    assert after[0] != before[0] and after[1] == before[1]
+    config["regret"]["replicas_per_job"] = 20  # other blocks hold other replicas: a new identity too
+    assert config_hash(condition_section(config, dense)) != after[0]
+    config["regret"]["replicas_per_job"] = None
+    assert n_blocks(config, "train_dense") == math.ceil(95 / 30)  # training.replicas_per_job then
+
+
+def test_fewer_dense_replicas_than_a_periodic_run_is_a_config_error(config):
+    from fptopt.pipeline.config import ConfigError, check_config
+
+    config["training"]["sweep_replicas"] = 25
+    config["adaptive"].update(max_replicas=25, settle_replicas=25)
+    config["training"]["replicas"] = 25
+    config["regret"]["replicas"] = 24
+    with pytest.raises(ConfigError, match=r"regret.replicas: 24 is fewer than a periodic run has \(25"):
+        check_config(config)
+    config["regret"]["replicas"] = 25
+    check_config(config)
+
+
+def test_schedule_replicas_change_only_the_schedule_jobs(config):
+    config["training"]["sweep_replicas"] = 25
+    jobs = [Job("train_sweep", "shrink_perturb", 4, 0), Job("train_schedule", "shrink_perturb", None, 0, "poisson0.15")]
+    before = [config_hash(condition_section(config, job)) for job in jobs]
+    assert stage_replicas(config, "train_schedule") == 25  # unset: a periodic run's
+    config["training"]["schedule_replicas"] = 100
+    assert stage_replicas(config, "train_schedule") == 100 and n_blocks(config, "train_schedule") == 4
+    after = [config_hash(condition_section(config, job)) for job in jobs]
+    assert after[0] == before[0] and after[1] != before[1]

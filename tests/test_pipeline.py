@@ -385,3 +385,30 @@ def test_results_doc_block_is_generated_from_the_tables(tiny_run, tmp_path):
     assert "old" not in front.read_text() and front.read_text().endswith("<!-- headline:end -->\nrest\n")
     (tmp_path / "plain.md").write_text("no markers\n")
     assert main(["results-doc", "--results", str(tiny_run / "results"), "--doc", str(tmp_path / "plain.md")]) == 2
+
+
+def test_the_regret_grid_with_more_replicas_than_a_periodic_run_trains_only_the_rest(tiny_run, tmp_path):
+    """regret.replicas = 90 on periodic runs of 60: each dense period is its two
+    train_sweep blocks (shared with the design and the sweep) plus one
+    train_dense block of replicas 60..89; the regret tables read all 90."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    text = (workdir / "tests/config/tiny.yaml").read_text()
+    assert "  max_tau: 4" in text
+    (workdir / "dense.yaml").write_text(text.replace("  max_tau: 4", "  max_tau: 4\n  replicas: 90\n  replicas_per_job: 30"))
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", snakemake(workdir, "-n", "regret", "--configfile", "dense.yaml").stdout,
+                             flags=re.M))
+    assert counts.get("train_dense") == str(2 * 4)  # one block per period τ = 1..4 of both protocols
+    assert not {"train_baseline", "train_single_frequency", "predict", "validate"} & set(counts)
+    snakemake(workdir, "regret", "--configfile", "dense.yaml")
+    dense = pd.read_parquet(workdir / "results/regret/dense_mfpt.parquet")
+    assert len(dense) == 8 and (dense["replicas"] == 90).all()
+    passages = pd.read_parquet(workdir / "results/regret/first_passage.parquet")
+    grid = passages[passages["condition"].str.startswith("train_sweep/")]
+    for condition, rows in grid.groupby("condition"):
+        assert sorted(rows["replica"].astype(int)) == list(range(90)), condition
+    extra = pd.read_parquet(workdir / "results/train_dense/full_reset/tau3/block0.parquet")
+    assert sorted(extra["replica"].unique()) == list(range(60, 90))
+    assert (extra["condition"] == "train_sweep/full_reset/tau3").all()  # the condition whose seeds it continues
+    regret = pd.read_csv(workdir / "results/tables/regret.csv")
+    assert set(regret["protocol"]) == {"shrink_perturb", "full_reset"} and (regret["grid_replicas"] == 90).all()

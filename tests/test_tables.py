@@ -76,7 +76,7 @@ def test_regret_table_reads_the_grid_and_adds_the_simultaneous_interval():
     table = regret_table(dense, {"p": chosen}, {"p": runs}, horizon)
     row = table.iloc[0]
     assert list(table.columns) == REGRET_COLUMNS
-    assert (row["chosen_tau"], row["best_tau"], row["grid_replica_epochs"]) == (15, 10, 3000)
+    assert (row["chosen_tau"], row["best_tau"], row["grid_replica_epochs"], row["grid_replicas"]) == (15, 10, 3000, 200)
     assert row["regret"] == means[15][0] / means[10][0] - 1
     expected = grid_regret(runs, 15, horizon)
     assert (row["regret_low"], row["regret_high"]) == expected.confidence_interval()

@@ -94,11 +94,14 @@ def exempt_replicas(config: dict) -> frozenset:
 
 def stage_replicas(config: dict, stage: str) -> int:
     """Replicas per condition of a stage: ``training.sweep_replicas`` for the
-    validation sweep and schedules when set, ``training.replicas`` otherwise;
+    validation sweep and schedules when set (``training.schedule_replicas`` for
+    the schedules, when set), ``training.replicas`` otherwise;
     for train_dense, the dense grid's replicas per period (:func:`dense_replicas`)."""
     training = config["training"]
     if stage == DENSE_STAGE:
         return dense_replicas(config)
+    if stage == "train_schedule" and training.get("schedule_replicas") is not None:
+        return int(training["schedule_replicas"])
     if stage in ("train_sweep", "train_schedule") and training["sweep_replicas"] is not None:
         return int(training["sweep_replicas"])
     return int(training["replicas"])
@@ -148,7 +151,7 @@ def condition_section(config: dict, job: Job) -> dict:
     """The part of the config a job's result depends on (hashed into provenance)."""
     section = {key: config[key] for key in ("seed", "data", "model")}
     section["training"] = {k: v for k, v in config["training"].items()
-                           if k not in EXECUTION_KEYS and k != "sweep_replicas"}
+                           if k not in EXECUTION_KEYS and k not in ("sweep_replicas", "schedule_replicas")}
     section["training"]["replicas"] = stage_replicas(config, job.stage)
     if job.stage == DENSE_STAGE:  # which replica ids a dense block holds depends on both
         section["training"]["first_replica"] = _first_replica(config, job.stage)

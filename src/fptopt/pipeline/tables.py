@@ -130,7 +130,7 @@ def design_table(round_paths: list, summaries: dict[str, dict]) -> pd.DataFrame:
 
 
 REGRET_COLUMNS = ["protocol", "chosen_tau", "chosen_measured_mfpt", "best_tau", "best_measured_mfpt", "regret",
-                  "regret_low", "regret_high", "design_replica_epochs", "grid_replica_epochs"]
+                  "regret_low", "regret_high", "design_replica_epochs", "grid_replica_epochs", "grid_replicas"]
 
 
 def regret_table(dense_mfpt: pd.DataFrame, summaries: dict[str, dict], dense_runs: dict, horizon: int,
@@ -158,7 +158,9 @@ def regret_table(dense_mfpt: pd.DataFrame, summaries: dict[str, dict], dense_run
                      "regret": chosen_mfpt / float(grid.loc[best, "mfpt"]) - 1,
                      "regret_low": interval[0], "regret_high": interval[1],
                      "design_replica_epochs": int(summary["replica_epochs_trained"]),
-                     "grid_replica_epochs": int(grid["replica_epochs"].sum())})
+                     "grid_replica_epochs": int(grid["replica_epochs"].sum()),
+                     # the judge's precision (regret.replicas): the fewest replicas any period of the grid has
+                     "grid_replicas": min(run.n_replicas for run in dense_runs[protocol].values())})
     return pd.DataFrame(rows, columns=REGRET_COLUMNS)
 
 
